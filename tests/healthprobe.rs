@@ -582,3 +582,57 @@ fn properties_document_defaults_and_ranges() {
         .unwrap();
     assert!(thr.maximum() <= 0.0 && thr.minimum() < -100.0);
 }
+
+#[test]
+fn gap_events_are_silence_and_keep_the_stream_alive() {
+    let mut p = probe(&[
+        ("stall-timeout", SEC.to_value()),
+        ("interval", 0u64.to_value()),
+        ("silence-duration", SEC.to_value()),
+    ]);
+    p.h.set_src_caps_str(F32_STEREO);
+    p.push(sine_f32(48_000, 2, 4800, -20.0, 0));
+    // GAPs of 100 ms while the clock advances: alive (no stall) but silent
+    for i in 1..=10u64 {
+        p.h.set_time(gst::ClockTime::from_mseconds(i * 100))
+            .unwrap();
+        let gap = gst::event::Gap::builder(gst::ClockTime::from_mseconds(i * 100))
+            .duration(gst::ClockTime::from_mseconds(100))
+            .build();
+        assert!(p.h.push_event(gap));
+        let v = p.verdicts();
+        if i < 10 {
+            assert!(v.is_empty(), "verdict after {i} gaps: {v:?}");
+        } else {
+            assert_eq!(v.len(), 1);
+            assert_eq!(v[0].reason, "silence");
+        }
+    }
+    // the stall countdown restarted with the last GAP (at 1 s)
+    p.h.crank_single_clock_wait().unwrap();
+    p.verdicts();
+    while p.now() < 2 * SEC {
+        p.h.crank_single_clock_wait().unwrap();
+    }
+    assert_eq!(p.now(), 2 * SEC);
+    assert_eq!(p.verdicts()[0].reason, "stall");
+}
+
+#[test]
+fn flush_restarts_the_stall_countdown() {
+    let mut p = probe(&[
+        ("stall-timeout", SEC.to_value()),
+        ("interval", 0u64.to_value()),
+    ]);
+    p.h.set_src_caps_str(AAC);
+    p.push(encoded(400, 0, 20 * MS));
+    p.h.set_time(gst::ClockTime::from_mseconds(700)).unwrap();
+    assert!(p.h.push_event(gst::event::FlushStart::new()));
+    assert!(p.h.push_event(gst::event::FlushStop::new(true)));
+    // timer armed for 1 s finds the flush at 700 ms and re-arms
+    p.h.crank_single_clock_wait().unwrap();
+    assert!(p.verdicts().is_empty());
+    p.h.crank_single_clock_wait().unwrap();
+    assert_eq!(p.now(), 1700 * MS);
+    assert_eq!(p.verdicts()[0].reason, "stall");
+}

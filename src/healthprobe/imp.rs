@@ -14,276 +14,13 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_base::prelude::*;
 use gst_base::subclass::prelude::*;
-use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
-use super::bitrate::BitrateWindow;
-use super::discont::DiscontTracker;
-use super::level::{AudioLayout, Level, SampleKind};
-use super::schedule::Schedule;
-use super::silence::{SilenceTracker, block_frames};
-use super::verdict::{Conditions, Verdict, VerdictTracker, report_reason};
-
-static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "healthprobe",
-        gst::DebugColorFlags::empty(),
-        Some("Failover health probe"),
-    )
-});
-
-/// Structure name of the bus message.
-pub const MESSAGE_NAME: &str = "health";
-
-const SECOND: u64 = 1_000_000_000;
-const DEFAULT_STALL_TIMEOUT: u64 = SECOND;
-const DEFAULT_SILENCE_THRESHOLD: f64 = -60.0;
-const DEFAULT_SILENCE_DURATION: u64 = 5 * SECOND;
-const DEFAULT_MIN_BITRATE: u64 = 0;
-const DEFAULT_WINDOW: u64 = 2 * SECOND;
-const DEFAULT_INTERVAL: u64 = SECOND;
-const MIN_WINDOW: u64 = 10_000_000;
-const MAX_WINDOW: u64 = 3600 * SECOND;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Settings {
-    stall_timeout: u64,
-    silence_threshold: f64,
-    silence_duration: u64,
-    min_bitrate: u64,
-    window: u64,
-    interval: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            stall_timeout: DEFAULT_STALL_TIMEOUT,
-            silence_threshold: DEFAULT_SILENCE_THRESHOLD,
-            silence_duration: DEFAULT_SILENCE_DURATION,
-            min_bitrate: DEFAULT_MIN_BITRATE,
-            window: DEFAULT_WINDOW,
-            interval: DEFAULT_INTERVAL,
-        }
-    }
-}
-
-/// Level measurement of raw audio in a supported format.
-struct Audio {
-    layout: AudioLayout,
-    /// Scratch level of the block being judged.
-    block: Level,
-    /// Level since the previous `health` message.
-    report: Level,
-    block_frames: usize,
-}
-
-/// Something to tell the outside world, in order, without the lock.
-enum Outgoing {
-    /// Verdict changed: bus message, downstream event, then `notify::healthy` if the
-    /// health flipped.
-    Change {
-        verdict: Verdict,
-        message: gst::Structure,
-        healthy_flipped: bool,
-    },
-    /// Periodic bus message.
-    Report(gst::Structure),
-    /// `notify::healthy` alone (reset to READY).
-    NotifyHealthy,
-}
-
-#[derive(Default)]
-struct Timer {
-    /// Generation of the pending timer; callbacks of older ones are ignored.
-    generation: u64,
-    id: Option<gst::SingleShotClockId>,
-    deadline: Option<u64>,
-}
-
-/// A timer to arm (and an old one to cancel) once the lock is released.
-struct ArmPlan {
-    clock: Option<gst::Clock>,
-    at: u64,
-    generation: u64,
-    cancel: Option<gst::SingleShotClockId>,
-}
-
-struct State {
-    settings: Settings,
-    audio: Option<Audio>,
-    /// Caps are raw media: the bitrate is reported but never judged.
-    raw: bool,
-    /// `None`: no segment seen yet (timestamps taken as running time).
-    segment: Option<gst::Segment>,
-    silence: SilenceTracker,
-    bitrate: BitrateWindow,
-    discont: DiscontTracker,
-    schedule: Schedule,
-    verdict: VerdictTracker,
-    playing: bool,
-    clock: Option<gst::Clock>,
-    timer: Timer,
-    outbox: VecDeque<Outgoing>,
-    delivering: bool,
-}
-
-impl Default for State {
-    fn default() -> Self {
-        let settings = Settings::default();
-        State {
-            settings,
-            audio: None,
-            raw: false,
-            segment: None,
-            silence: SilenceTracker::new(
-                settings.silence_threshold,
-                settings.silence_duration,
-                48_000,
-            ),
-            bitrate: BitrateWindow::new(settings.window),
-            discont: DiscontTracker::new(),
-            schedule: Schedule::new(settings.stall_timeout, settings.interval),
-            verdict: VerdictTracker::default(),
-            playing: false,
-            clock: None,
-            timer: Timer::default(),
-            outbox: VecDeque::new(),
-            delivering: false,
-        }
-    }
-}
-
-impl State {
-    fn now(&self) -> Option<u64> {
-        if !self.schedule.is_running() {
-            return None;
-        }
-        self.clock.as_ref().map(|c| c.time().nseconds())
-    }
-
-    fn conditions(&self) -> Conditions {
-        Conditions {
-            stalled: self.schedule.is_stalled(),
-            silent: self.audio.is_some() && self.silence.is_silent(),
-            low_bitrate: !self.raw && self.bitrate.is_low(),
-        }
-    }
-
-    /// Builds the `health` message structure; restarts the level and discont
-    /// counts of the report period.
-    fn health_structure(
-        &mut self,
-        verdict: Verdict,
-        periodic: bool,
-        now: Option<u64>,
-    ) -> gst::Structure {
-        let disconts = self.discont.take_since_report();
-        let reason = if periodic {
-            report_reason(verdict, disconts)
-        } else {
-            verdict.reason
-        };
-        let age = now
-            .and_then(|now| self.schedule.last_buffer_age(now))
-            .map(gst::ClockTime::from_nseconds);
-        let mut b = gst::Structure::builder(MESSAGE_NAME)
-            .field("healthy", verdict.healthy)
-            .field("reason", reason.as_str());
-        if let Some(audio) = self.audio.as_mut() {
-            b = b
-                .field("rms-db", gst::Array::new(audio.report.rms_db()))
-                .field("peak-db", gst::Array::new(audio.report.peak_db()));
-            audio.report.reset();
-        }
-        b.field("bitrate", self.bitrate.bitrate().unwrap_or(0))
-            .field("last-buffer-age", age)
-            .field("discont-count", self.discont.count())
-            .build()
-    }
-
-    /// Re-judges and queues the notifications of a change.
-    fn reevaluate(&mut self, now: Option<u64>) {
-        let before = self.verdict.current();
-        if let Some(verdict) = self.verdict.update(self.conditions()) {
-            gst::info!(
-                CAT,
-                "verdict: healthy={} reason={}",
-                verdict.healthy,
-                verdict.reason.as_str()
-            );
-            let message = self.health_structure(verdict, false, now);
-            self.outbox.push_back(Outgoing::Change {
-                verdict,
-                message,
-                healthy_flipped: before.healthy != verdict.healthy,
-            });
-        }
-    }
-
-    /// Decides whether a (new) timer must be armed; takes the old one to cancel.
-    fn plan_timer(&mut self) -> Option<ArmPlan> {
-        let clock = self.clock.clone()?;
-        let at = self.schedule.rearm_at(self.timer.deadline)?;
-        self.timer.generation += 1;
-        self.timer.deadline = Some(at);
-        Some(ArmPlan {
-            clock: Some(clock),
-            at,
-            generation: self.timer.generation,
-            cancel: self.timer.id.take(),
-        })
-    }
-
-    /// Invalidates the pending timer; returns it for cancelling without the lock.
-    fn drop_timer(&mut self) -> Option<gst::SingleShotClockId> {
-        self.timer.generation += 1;
-        self.timer.deadline = None;
-        self.timer.id.take()
-    }
-
-    fn apply_settings(&mut self, now: Option<u64>) {
-        let s = self.settings;
-        self.silence
-            .configure(s.silence_threshold, s.silence_duration);
-        self.bitrate.set_window(s.window);
-        self.bitrate.judge(if self.raw { 0 } else { s.min_bitrate });
-        self.schedule.configure(s.stall_timeout, s.interval, now);
-    }
-}
+use super::state::*;
 
 #[derive(Default)]
 pub struct HealthProbe {
     state: Mutex<State>,
-}
-
-fn audio_layout(caps: &gst::CapsRef) -> Option<AudioLayout> {
-    let info = gst_audio::AudioInfo::from_caps(caps).ok()?;
-    if info.layout() != gst_audio::AudioLayout::Interleaved {
-        return None;
-    }
-    use gst_audio::AudioFormat as F;
-    let (kind, big_endian) = match info.format() {
-        F::S16le => (SampleKind::S16, false),
-        F::S16be => (SampleKind::S16, true),
-        F::S32le => (SampleKind::S32, false),
-        F::S32be => (SampleKind::S32, true),
-        F::F32le => (SampleKind::F32, false),
-        F::F32be => (SampleKind::F32, true),
-        F::F64le => (SampleKind::F64, false),
-        F::F64be => (SampleKind::F64, true),
-        _ => return None,
-    };
-    let channels = info.channels() as usize;
-    if channels == 0 || info.rate() == 0 {
-        return None;
-    }
-    Some(AudioLayout {
-        kind,
-        big_endian,
-        channels,
-        rate: info.rate(),
-    })
 }
 
 impl HealthProbe {
@@ -681,53 +418,23 @@ impl BaseTransformImpl for HealthProbe {
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = true;
 
     fn set_caps(&self, incaps: &gst::Caps, outcaps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let s = incaps.structure(0);
-        let raw = s.is_some_and(|s| s.name().ends_with("/x-raw"));
-        let is_audio = s.is_some_and(|s| s.name() == "audio/x-raw");
-        let layout = if is_audio { audio_layout(incaps) } else { None };
-        if is_audio && layout.is_none() {
-            gst::debug!(
-                CAT,
-                imp = self,
-                "no level measurement for {incaps}: needs interleaved S16/S32/F32/F64"
-            );
-        }
-        {
-            let mut state = self.lock();
-            state.raw = raw;
-            let same = matches!((&state.audio, &layout), (Some(a), Some(l)) if a.layout == *l);
-            if !same {
-                state.audio = layout.map(|layout| Audio {
-                    layout,
-                    block: Level::new(layout.channels),
-                    report: Level::new(layout.channels),
-                    block_frames: block_frames(layout.rate),
-                });
-                if let Some(l) = layout {
-                    state.silence.set_rate(l.rate);
-                }
-                state.silence.reset();
-            }
-            let min = if raw { 0 } else { state.settings.min_bitrate };
-            state.bitrate.judge(min);
-        }
+        self.lock().set_caps(incaps);
         self.parent_set_caps(incaps, outcaps)
     }
 
     fn sink_event(&self, event: gst::Event) -> bool {
         match event.view() {
-            gst::EventView::FlushStop(_) => {
-                let mut state = self.lock();
-                state.discont.restart();
-                state.bitrate.reset();
-                if let Some(now) = state.now() {
-                    state.schedule.touch(now);
-                }
-            }
-            gst::EventView::Segment(e) => {
-                let mut state = self.lock();
-                state.segment = Some(e.segment().clone());
-                state.discont.restart();
+            gst::EventView::FlushStop(_) => self.lock().flush_stop(),
+            gst::EventView::Segment(e) => self.lock().set_segment(e.segment()),
+            gst::EventView::Gap(e) => {
+                let (ts, duration) = e.get();
+                let plan = {
+                    let mut state = self.lock();
+                    state.on_gap(ts, duration, || self.obj().base_time());
+                    state.plan_timer()
+                };
+                self.arm(plan);
+                self.deliver_pending();
             }
             _ => {}
         }
@@ -744,76 +451,8 @@ impl BaseTransformImpl for HealthProbe {
         buf: &gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let plan = {
-            let mut guard = self.lock();
-            let state = &mut *guard;
-            let now = state.now();
-
-            let ts = buf.pts().or(buf.dts());
-            let running_time = match &state.segment {
-                None => ts,
-                Some(seg) => match (seg.downcast_ref::<gst::ClockTime>(), ts) {
-                    (Some(seg), Some(ts)) => seg.to_running_time(ts),
-                    _ => None,
-                },
-            }
-            .map(|t| t.nseconds())
-            .or_else(|| {
-                // No usable timestamp: the running time of a live stream is now.
-                let base = self.obj().base_time()?;
-                now.map(|n| n.saturating_sub(base.nseconds()))
-            });
-            let duration = buf.duration().map(|d| d.nseconds());
-
-            let flagged = buf.flags().contains(gst::BufferFlags::DISCONT);
-            if state.discont.push(running_time, duration, flagged) {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "discontinuity #{} at running time {:?}",
-                    state.discont.count(),
-                    running_time
-                );
-            }
-
-            if let Some(rt) = running_time {
-                state.bitrate.push(rt, duration, buf.size() as u64);
-            }
-            let min = if state.raw {
-                0
-            } else {
-                state.settings.min_bitrate
-            };
-            state.bitrate.judge(min);
-
-            if let Some(audio) = state.audio.as_mut() {
-                match buf.map_readable() {
-                    Ok(map) => {
-                        let chunk = audio.block_frames * audio.layout.bytes_per_frame();
-                        for data in map.chunks(chunk.max(1)) {
-                            audio.block.reset();
-                            audio.block.add(&audio.layout, data);
-                            if audio.block.frames() == 0 {
-                                continue;
-                            }
-                            audio.report.merge(&audio.block);
-                            state.silence.push_block(
-                                audio.block.frames(),
-                                audio.block.loudest_mean_square(),
-                            );
-                        }
-                    }
-                    Err(_) => {
-                        gst::debug!(CAT, imp = self, "cannot map buffer, level not measured");
-                    }
-                }
-            }
-
-            if let Some(now) = now
-                && state.schedule.on_buffer(now)
-            {
-                gst::debug!(CAT, imp = self, "data again: stall over");
-            }
-            state.reevaluate(now);
+            let mut state = self.lock();
+            state.on_buffer(buf, || self.obj().base_time());
             state.plan_timer()
         };
         self.arm(plan);

@@ -112,6 +112,11 @@ impl Level {
         self.peak.iter().map(|&p| amplitude_to_db(p)).collect()
     }
 
+    /// Adds `frames` frames of digital silence (a GAP in the stream).
+    pub fn add_silence(&mut self, frames: u64) {
+        self.frames = self.frames.saturating_add(frames);
+    }
+
     /// Measures `data` (whole frames of `layout`; a trailing partial frame is
     /// ignored) and adds it to this level.
     pub fn add(&mut self, layout: &AudioLayout, data: &[u8]) {
@@ -332,6 +337,9 @@ mod tests {
         assert!((a.rms_db()[0] - 10.0 * 0.125f64.log10()).abs() < 1e-9);
         assert!((a.peak_db()[0] - 20.0 * 0.5f64.log10()).abs() < 1e-9);
         assert!((a.loudest_mean_square() - 0.125).abs() < 1e-12);
+        a.add_silence(4);
+        assert_eq!(a.frames(), 8);
+        assert!((a.rms_db()[0] - 10.0 * 0.0625f64.log10()).abs() < 1e-9);
         a.reset();
         assert_eq!(a.frames(), 0);
     }

@@ -14,9 +14,10 @@ mod imp;
 pub mod level;
 pub mod schedule;
 pub mod silence;
+mod state;
 pub mod verdict;
 
-pub use imp::MESSAGE_NAME;
+pub use state::MESSAGE_NAME;
 
 glib::wrapper! {
     pub struct HealthProbe(ObjectSubclass<imp::HealthProbe>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
