@@ -636,3 +636,44 @@ fn flush_restarts_the_stall_countdown() {
     assert_eq!(p.now(), 1700 * MS);
     assert_eq!(p.verdicts()[0].reason, "stall");
 }
+
+/// 100 ms of a constant `value` on every channel, in `format`.
+fn constant(format: &str, channels: usize, value: f64) -> gst::Buffer {
+    let frames = 4800;
+    let mut data = Vec::new();
+    for _ in 0..frames * channels {
+        match format {
+            "S16LE" => data.extend(((value * 32768.0) as i16).to_le_bytes()),
+            "S32LE" => data.extend(((value * 2_147_483_648.0) as i32).to_le_bytes()),
+            "F32LE" => data.extend((value as f32).to_le_bytes()),
+            "F64BE" => data.extend(value.to_be_bytes()),
+            _ => unreachable!(),
+        }
+    }
+    gst::Buffer::from_mut_slice(data)
+}
+
+#[test]
+fn levels_for_every_format_and_up_to_eight_channels() {
+    for format in ["S16LE", "S32LE", "F32LE", "F64BE"] {
+        for channels in [1usize, 2, 6, 8] {
+            let mut p = probe(&[("stall-timeout", 0u64.to_value())]);
+            // no channel-mask: more than two channels still get measured
+            p.h.set_src_caps_str(&format!(
+                "audio/x-raw,format={format},layout=interleaved,rate=48000,channels={channels}"
+            ));
+            p.push(constant(format, channels, 0.25));
+            p.h.crank_single_clock_wait().unwrap();
+            let msgs = p.messages();
+            assert_eq!(msgs.len(), 1, "{format} {channels}");
+            let rms = f64_array(&msgs[0], "rms-db");
+            let peak = f64_array(&msgs[0], "peak-db");
+            assert_eq!(rms.len(), channels, "{format} {channels}");
+            let expect = 20.0 * 0.25f64.log10();
+            for (r, pk) in rms.iter().zip(&peak) {
+                assert!((r - expect).abs() < 0.01, "{format} {channels}: {rms:?}");
+                assert!((pk - expect).abs() < 0.01, "{format} {channels}: {peak:?}");
+            }
+        }
+    }
+}

@@ -127,6 +127,9 @@ impl Level {
         let bpf = layout.bytes_per_frame();
         let whole = data.len() - data.len() % bpf;
         let data = &data[..whole];
+        // Float samples may be NaN or infinite; they count as 0 so they cannot
+        // poison the sums. Integer samples are always finite.
+        let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
         match (layout.kind, layout.big_endian) {
             (SampleKind::S16, false) => {
                 self.accumulate::<2>(data, |b| f64::from(i16::from_le_bytes(b)) / 32768.0)
@@ -141,35 +144,54 @@ impl Level {
                 self.accumulate::<4>(data, |b| f64::from(i32::from_be_bytes(b)) / 2_147_483_648.0)
             }
             (SampleKind::F32, false) => {
-                self.accumulate::<4>(data, |b| f64::from(f32::from_le_bytes(b)))
+                self.accumulate::<4>(data, |b| finite(f64::from(f32::from_le_bytes(b))))
             }
             (SampleKind::F32, true) => {
-                self.accumulate::<4>(data, |b| f64::from(f32::from_be_bytes(b)))
+                self.accumulate::<4>(data, |b| finite(f64::from(f32::from_be_bytes(b))))
             }
-            (SampleKind::F64, false) => self.accumulate::<8>(data, f64::from_le_bytes),
-            (SampleKind::F64, true) => self.accumulate::<8>(data, f64::from_be_bytes),
+            (SampleKind::F64, false) => {
+                self.accumulate::<8>(data, |b| finite(f64::from_le_bytes(b)))
+            }
+            (SampleKind::F64, true) => {
+                self.accumulate::<8>(data, |b| finite(f64::from_be_bytes(b)))
+            }
         }
         self.frames += (whole / bpf) as u64;
     }
 
     fn accumulate<const W: usize>(&mut self, data: &[u8], decode: impl Fn([u8; W]) -> f64) {
         let channels = self.channels();
-        for frame in data.chunks_exact(W * channels) {
-            for ((sample, sumsq), peak) in frame
+        let mut rest = data;
+        if 4 % channels == 0 {
+            // 1, 2 or 4 channels: four samples at a time into four independent sums,
+            // so the additions do not wait for each other. Lane k is channel
+            // k % channels.
+            let mut sq = [0.0f64; 4];
+            let mut pk = [0.0f64; 4];
+            let mut chunks = data.chunks_exact(4 * W);
+            for c in &mut chunks {
+                for k in 0..4 {
+                    let v = decode(c[k * W..(k + 1) * W].try_into().unwrap_or([0; W]));
+                    sq[k] += v * v;
+                    pk[k] = pk[k].max(v.abs());
+                }
+            }
+            rest = chunks.remainder();
+            for k in 0..4 {
+                let c = k % channels;
+                self.sumsq[c] += sq[k];
+                self.peak[c] = self.peak[c].max(pk[k]);
+            }
+        }
+        for frame in rest.chunks_exact(W * channels) {
+            for ((s, sumsq), peak) in frame
                 .chunks_exact(W)
                 .zip(self.sumsq.iter_mut())
                 .zip(self.peak.iter_mut())
             {
-                let mut bytes = [0u8; W];
-                bytes.copy_from_slice(sample);
-                let v = decode(bytes);
-                // NaN or infinite float samples must not poison the sums.
-                let v = if v.is_finite() { v } else { 0.0 };
+                let v = decode(s.try_into().unwrap_or([0; W]));
                 *sumsq += v * v;
-                let a = v.abs();
-                if a > *peak {
-                    *peak = a;
-                }
+                *peak = peak.max(v.abs());
             }
         }
     }
@@ -277,6 +299,30 @@ mod tests {
                     (peak[1] - (expect_peak - 6.0)).abs() < 0.01,
                     "{kind:?} {peak:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_channel_count_and_length_is_measured_per_channel() {
+        for channels in 1..=8usize {
+            for frames in [1usize, 3, 4, 5, 480, 481] {
+                let l = layout(SampleKind::F32, false, channels);
+                // channel c carries a constant (c + 1) / 10
+                let samples: Vec<f64> = (0..frames)
+                    .flat_map(|_| (0..channels).map(|c| (c + 1) as f64 / 10.0))
+                    .collect();
+                let mut level = Level::new(channels);
+                level.add(&l, &encode(&l, &samples));
+                assert_eq!(level.frames(), frames as u64);
+                for c in 0..channels {
+                    let a = (c + 1) as f64 / 10.0;
+                    assert!(
+                        (level.mean_square(c) - a * a).abs() < 1e-6,
+                        "{channels} {frames} {c}"
+                    );
+                    assert!((level.peak_db()[c] - amplitude_to_db(a)).abs() < 1e-5);
+                }
             }
         }
     }

@@ -329,21 +329,30 @@ impl State {
         self.bitrate.judge(self.min_bitrate());
 
         if let Some(audio) = self.audio.as_mut() {
-            match buf.map_readable() {
-                Ok(map) => {
-                    let chunk = audio.block_frames * audio.layout.bytes_per_frame();
-                    for data in map.chunks(chunk.max(1)) {
-                        audio.block.reset();
-                        audio.block.add(&audio.layout, data);
-                        if audio.block.frames() == 0 {
-                            continue;
+            if buf.flags().contains(gst::BufferFlags::GAP) {
+                // A GAP buffer is digital silence, whatever its bytes say.
+                let frames = (buf.size() / audio.layout.bytes_per_frame()) as u64;
+                audio.report.add_silence(frames);
+                feed_silence(&mut self.silence, frames, audio.block_frames);
+            } else {
+                match buf.map_readable() {
+                    Ok(map) => {
+                        let chunk = audio.block_frames * audio.layout.bytes_per_frame();
+                        for data in map.chunks(chunk.max(1)) {
+                            audio.block.reset();
+                            audio.block.add(&audio.layout, data);
+                            if audio.block.frames() == 0 {
+                                continue;
+                            }
+                            audio.report.merge(&audio.block);
+                            self.silence.push_block(
+                                audio.block.frames(),
+                                audio.block.loudest_mean_square(),
+                            );
                         }
-                        audio.report.merge(&audio.block);
-                        self.silence
-                            .push_block(audio.block.frames(), audio.block.loudest_mean_square());
                     }
+                    Err(_) => gst::debug!(CAT, "cannot map buffer, level not measured"),
                 }
-                Err(_) => gst::debug!(CAT, "cannot map buffer, level not measured"),
             }
         }
 
@@ -376,12 +385,7 @@ impl State {
                     .try_into()
                     .unwrap_or(u64::MAX);
                 audio.report.add_silence(frames);
-                let mut left = frames;
-                while left > 0 {
-                    let n = left.min(audio.block_frames as u64);
-                    self.silence.push_block(n, 0.0);
-                    left -= n;
-                }
+                feed_silence(&mut self.silence, frames, audio.block_frames);
             }
         }
         if let Some(now) = now
@@ -402,13 +406,43 @@ impl State {
     }
 }
 
+/// Feeds `frames` frames of digital silence to the tracker in blocks.
+fn feed_silence(silence: &mut SilenceTracker, frames: u64, block_frames: usize) {
+    let block = (block_frames as u64).max(1);
+    // Whole blocks only change the run length; one call per block keeps the
+    // verdict exactly where a block boundary crosses the duration.
+    let mut left = frames;
+    while left > 0 {
+        let n = left.min(block);
+        silence.push_block(n, 0.0);
+        left -= n;
+    }
+}
+
 fn audio_layout(caps: &gst::CapsRef) -> Option<AudioLayout> {
-    let info = gst_audio::AudioInfo::from_caps(caps).ok()?;
-    if info.layout() != gst_audio::AudioLayout::Interleaved {
+    use gst_audio::AudioFormat as F;
+    // AudioInfo refuses more than two channels without a channel-mask; the level
+    // does not need positions, so read the plain fields then.
+    let (format, interleaved, rate, channels) = match gst_audio::AudioInfo::from_caps(caps) {
+        Ok(info) => (
+            info.format(),
+            info.layout() == gst_audio::AudioLayout::Interleaved,
+            info.rate(),
+            info.channels(),
+        ),
+        Err(_) => {
+            let s = caps.structure(0)?;
+            let format = F::from_string(s.get::<&str>("format").ok()?);
+            let interleaved = s.get::<&str>("layout").map_or(true, |l| l == "interleaved");
+            let rate = u32::try_from(s.get::<i32>("rate").ok()?).ok()?;
+            let channels = u32::try_from(s.get::<i32>("channels").ok()?).ok()?;
+            (format, interleaved, rate, channels)
+        }
+    };
+    if !interleaved || rate == 0 || channels == 0 {
         return None;
     }
-    use gst_audio::AudioFormat as F;
-    let (kind, big_endian) = match info.format() {
+    let (kind, big_endian) = match format {
         F::S16le => (SampleKind::S16, false),
         F::S16be => (SampleKind::S16, true),
         F::S32le => (SampleKind::S32, false),
@@ -419,14 +453,10 @@ fn audio_layout(caps: &gst::CapsRef) -> Option<AudioLayout> {
         F::F64be => (SampleKind::F64, true),
         _ => return None,
     };
-    let channels = info.channels() as usize;
-    if channels == 0 || info.rate() == 0 {
-        return None;
-    }
     Some(AudioLayout {
         kind,
         big_endian,
-        channels,
-        rate: info.rate(),
+        channels: channels as usize,
+        rate,
     })
 }
