@@ -677,3 +677,29 @@ fn levels_for_every_format_and_up_to_eight_channels() {
         }
     }
 }
+
+#[test]
+fn bitrate_of_untimestamped_live_data_uses_the_clock() {
+    let mut p = probe(&[
+        ("stall-timeout", 0u64.to_value()),
+        ("interval", 0u64.to_value()),
+        ("window", SEC.to_value()),
+        ("min-bitrate", 64_000u64.to_value()),
+    ]);
+    p.h.set_src_caps_str(AAC);
+    let mut low_at = None;
+    for i in 1..=100u64 {
+        p.h.set_time(gst::ClockTime::from_nseconds(i * 20 * MS))
+            .unwrap();
+        // 40 bytes per 20 ms = 16 kbit/s, no timestamps at all
+        p.push(gst::Buffer::from_mut_slice(vec![0u8; 40]));
+        if !p.verdicts().is_empty() {
+            low_at = Some(i);
+            break;
+        }
+    }
+    let low_at = low_at.expect("low bitrate not detected without timestamps");
+    // judged only once a full window (1 s = 50 buffers) of clock time was seen
+    assert!((50..=52).contains(&low_at), "{low_at}");
+    assert_eq!(reason(&p.messages()[0]), "low-bitrate");
+}

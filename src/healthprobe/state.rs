@@ -282,27 +282,28 @@ impl State {
         }
     }
 
-    /// Running time of `ts` in the current segment. `fallback_base` is the element's
-    /// base time: without a usable timestamp, the running time of a live stream is
-    /// the clock's time minus it.
+    /// Running time of `ts` in the current segment (timestamps are taken as
+    /// running time before any segment). Without a timestamp, or in a non-TIME
+    /// segment, the running time of a live stream is the clock's time minus the
+    /// element's base time (`base_time`). A timestamp outside the segment has none.
     fn running_time(
         &self,
         ts: Option<gst::ClockTime>,
         now: Option<u64>,
-        fallback_base: impl FnOnce() -> Option<gst::ClockTime>,
+        base_time: impl FnOnce() -> Option<gst::ClockTime>,
     ) -> Option<u64> {
-        match &self.segment {
-            None => ts,
-            Some(seg) => match (seg.downcast_ref::<gst::ClockTime>(), ts) {
-                (Some(seg), Some(ts)) => seg.to_running_time(ts),
-                _ => None,
+        let time_segment = match &self.segment {
+            None => None,
+            Some(seg) => match seg.downcast_ref::<gst::ClockTime>() {
+                Some(seg) => Some(seg),
+                None => return clock_running_time(now, base_time),
             },
+        };
+        match (ts, time_segment) {
+            (Some(ts), Some(seg)) => seg.to_running_time(ts).map(|t| t.nseconds()),
+            (Some(ts), None) => Some(ts.nseconds()),
+            (None, _) => clock_running_time(now, base_time),
         }
-        .map(|t| t.nseconds())
-        .or_else(|| {
-            let base = fallback_base()?;
-            now.map(|n| n.saturating_sub(base.nseconds()))
-        })
     }
 
     /// One buffer went through: update every tracker and re-judge.
@@ -404,6 +405,14 @@ impl State {
         self.bitrate.judge(self.min_bitrate());
         self.schedule.configure(s.stall_timeout, s.interval, now);
     }
+}
+
+fn clock_running_time(
+    now: Option<u64>,
+    base_time: impl FnOnce() -> Option<gst::ClockTime>,
+) -> Option<u64> {
+    let now = now?;
+    Some(now.saturating_sub(base_time()?.nseconds()))
 }
 
 /// Feeds `frames` frames of digital silence to the tracker in blocks.
