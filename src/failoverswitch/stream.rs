@@ -296,10 +296,18 @@ impl FailoverSwitch {
                     Some(Ok(gst::FlowSuccess::Ok))
                 };
             }
+            st.waiting += 1;
+            gst::trace!(
+                CAT,
+                imp = self,
+                "{} waits for the output to reach {start}",
+                input.name()
+            );
             st = match self.cond.wait_timeout(st, timeout - waited) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };
+            st.waiting -= 1;
         }
     }
 
@@ -326,6 +334,10 @@ impl FailoverSwitch {
                 if let Some(h) = st.pad_mut(input).held.pop_front() {
                     self.prepare(&mut st, input, h, &mut items);
                 }
+            }
+            if st.waiting > 0 {
+                // The output moved: a blocked standby input may drop its data now.
+                self.cond.notify_all();
             }
             items
         };
