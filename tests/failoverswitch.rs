@@ -444,7 +444,8 @@ fn non_live_eos_hands_over_at_the_exact_sample() {
     init();
     let (out, events, msgs) = run_pipeline(
         "failoverswitch name=s ! fakesink name=sink sync=false \
-         audiotestsrc num-buffers=100 samplesperbuffer=480 wave=sine ! audio/x-raw,rate=48000,channels=2,format=S16LE ! s.primary \
+         audiotestsrc num-buffers=100 samplesperbuffer=480 wave=sine ! audio/x-raw,rate=48000,channels=2,format=S16LE \
+           ! identity sleep-time=15000 ! s.primary \
          audiotestsrc num-buffers=300 samplesperbuffer=480 wave=square ! audio/x-raw,rate=48000,channels=2,format=S16LE ! s.secondary",
     );
     assert_continuous(&out, 0, 3000);

@@ -5,8 +5,10 @@ use gst::glib;
 use gst::prelude::*;
 
 pub mod capscheck;
+mod events;
 pub mod fade;
 mod imp;
+mod output;
 pub mod policy;
 mod state;
 mod stream;

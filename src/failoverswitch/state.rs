@@ -150,6 +150,8 @@ pub struct State {
     pub group_id: gst::GroupId,
     /// Messages and warnings to post once the lock is released, in order.
     pub notes: Vec<Note>,
+    /// Standby inputs blocked until the output reaches their data (not live).
+    pub waiting: usize,
 }
 
 impl State {
@@ -169,6 +171,7 @@ impl State {
             clock_id: None,
             group_id: gst::GroupId::next(),
             notes: Vec::new(),
+            waiting: 0,
         }
     }
 
