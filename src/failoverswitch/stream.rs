@@ -164,9 +164,21 @@ impl FailoverSwitch {
         let live = st.live();
         let now = if live { self.clock_now() } else { None };
         let (start, end) = Self::span(st.pad(input), st.out.pos, &buffer);
+        // Data counts as delivered only if it can still reach the output: the active
+        // input's must be ahead of the output, the standby's at most `timeout` behind.
+        // An input whose timestamps jumped back, or that lags by more than `timeout`,
+        // times out instead of stalling the output.
+        let slack = if st.active == Some(input) {
+            0
+        } else {
+            s.timeout
+        };
+        let delivers = !live || st.out.pos.is_none_or(|o| end.saturating_add(slack) > o);
         {
             let p = st.pad_mut(input);
-            p.last_data = now.or(p.last_data);
+            if delivers {
+                p.last_data = now.or(p.last_data);
+            }
             p.last_data_instant = Some(Instant::now());
             if end > start {
                 p.last_duration = end - start;
@@ -180,7 +192,9 @@ impl FailoverSwitch {
             }
         }
         let pnow = Self::policy_now(&st, now);
-        self.set_flag(&mut st, input, pnow, |h| h.timed_out = false);
+        if delivers {
+            self.set_flag(&mut st, input, pnow, |h| h.timed_out = false);
+        }
         self.refresh(&mut st, &s, now);
         if st.pad(input).health.caps_mismatch {
             self.evaluate(&mut st, &s, pnow);
