@@ -233,7 +233,14 @@ impl FailoverSwitch {
                     .is_some_and(|f| f.outgoing == Some(input))
             });
             let p = st.pad_mut(input);
-            p.drop_held_before(out_pos);
+            let dropped = p.drop_held_before(out_pos);
+            if dropped > 0 {
+                gst::trace!(
+                    CAT,
+                    obj = pad,
+                    "dropped {dropped} standby buffers the output has passed"
+                );
+            }
             let standby_done = live || p.held.is_empty();
             if standby_done {
                 p.cap_held(s.timeout + HELD_MARGIN);
