@@ -27,13 +27,13 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 #[enum_type(name = "GstLoudnessMatchMode")]
 pub enum LoudnessMatchMode {
     #[enum_value(
-        name = "Match: steer the gain so the loudness follows the `reference` element",
+        name = "Match: steer the gain so the loudness follows the 'reference' element",
         nick = "match"
     )]
     Match,
     #[default]
     #[enum_value(
-        name = "Normalize: steer the gain towards `target-loudness`",
+        name = "Normalize: steer the gain towards 'target-loudness'",
         nick = "normalize"
     )]
     Normalize,
@@ -509,7 +509,7 @@ impl LoudnessMatch {
             gst::element_imp_warning!(
                 self,
                 gst::LibraryError::Settings,
-                ["{}; passing audio through unchanged", w]
+                ("{}; passing audio through unchanged", w)
             );
         }
         self.post_reports(&reports, pts, rate);

@@ -1,0 +1,934 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Integration tests of `loudnessmatch`.
+//!
+//! The EBU Tech 3341 / 3342 cases are synthesised here from their published
+//! descriptions (1 kHz sines and the true-peak sines), pushed through the element
+//! in `mode=measure` with gst_check::Harness and read back from its `loudness`
+//! messages. The gain tests measure the element's output with the `ebur128` crate.
+
+use gst::prelude::*;
+use std::f64::consts::PI;
+use std::sync::Once;
+
+fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().unwrap();
+        gstfailover::plugin_register_static().unwrap();
+    });
+}
+
+/// Interleaved f32 audio.
+#[derive(Clone, Debug, Default)]
+struct Sig {
+    rate: u32,
+    ch: usize,
+    data: Vec<f32>,
+}
+
+impl Sig {
+    fn new(rate: u32, ch: usize) -> Self {
+        Sig {
+            rate,
+            ch,
+            data: Vec::new(),
+        }
+    }
+
+    fn frames(&self) -> usize {
+        self.data.len() / self.ch
+    }
+
+    /// Sine of `freq` Hz, peak `dbfs[c]` per channel (None: silent channel),
+    /// starting at `phase_deg`.
+    fn tone(mut self, freq: f64, dbfs: &[Option<f64>], secs: f64, phase_deg: f64) -> Self {
+        assert_eq!(dbfs.len(), self.ch);
+        let n = (secs * self.rate as f64).round() as usize;
+        let amps: Vec<f64> = dbfs
+            .iter()
+            .map(|d| d.map(|d| 10f64.powf(d / 20.0)).unwrap_or(0.0))
+            .collect();
+        let w = 2.0 * PI * freq / self.rate as f64;
+        let ph = phase_deg.to_radians();
+        self.data.reserve(n * self.ch);
+        for i in 0..n {
+            let s = (w * i as f64 + ph).sin();
+            for a in &amps {
+                self.data.push((a * s) as f32);
+            }
+        }
+        self
+    }
+
+    /// 1 kHz sine, same level on every channel.
+    fn khz(self, dbfs: f64, secs: f64) -> Self {
+        let ch = self.ch;
+        self.tone(1000.0, &vec![Some(dbfs); ch], secs, 0.0)
+    }
+
+    fn silence(mut self, secs: f64) -> Self {
+        let n = (secs * self.rate as f64).round() as usize;
+        self.data.resize(self.data.len() + n * self.ch, 0.0);
+        self
+    }
+
+    /// Programme-like material: deterministic noise through a gentle low-pass,
+    /// with a slow level movement, scaled to `lufs` (measured with ebur128).
+    fn programme(mut self, lufs: f64, secs: f64, seed: u32) -> Self {
+        let n = (secs * self.rate as f64).round() as usize;
+        let mut x = seed;
+        let mut lp = vec![0.0f64; self.ch];
+        let mut chunk = Vec::with_capacity(n * self.ch);
+        for i in 0..n {
+            let t = i as f64 / self.rate as f64;
+            let env = 1.0 + 0.3 * (2.0 * PI * 0.7 * t).sin();
+            for l in lp.iter_mut() {
+                x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+                let white = (x >> 8) as f64 / (1u32 << 24) as f64 * 2.0 - 1.0;
+                *l += 0.3 * (white - *l);
+                chunk.push(*l * env);
+            }
+        }
+        let measured = integrated_f64(self.rate, self.ch, &chunk);
+        let g = 10f64.powf((lufs - measured) / 20.0);
+        self.data.extend(chunk.iter().map(|v| (v * g) as f32));
+        self
+    }
+
+    /// Raised-cosine fade in and out over `secs`, so that a true-peak reading
+    /// is not that of the interpolation filter ringing on a hard onset.
+    fn faded(mut self, secs: f64) -> Self {
+        let n = (secs * self.rate as f64) as usize;
+        let frames = self.frames();
+        for i in 0..n.min(frames / 2) {
+            let g = (0.5 - 0.5 * (PI * i as f64 / n as f64).cos()) as f32;
+            for c in 0..self.ch {
+                self.data[i * self.ch + c] *= g;
+                self.data[(frames - 1 - i) * self.ch + c] *= g;
+            }
+        }
+        self
+    }
+
+    fn scaled(&self, db: f64) -> Self {
+        let g = 10f64.powf(db / 20.0) as f32;
+        Sig {
+            rate: self.rate,
+            ch: self.ch,
+            data: self.data.iter().map(|v| v * g).collect(),
+        }
+    }
+}
+
+fn integrated_f64(rate: u32, ch: usize, data: &[f64]) -> f64 {
+    let mut e = ebur128::EbuR128::new(ch as u32, rate, ebur128::Mode::I).unwrap();
+    e.add_frames_f64(data).unwrap();
+    e.loudness_global().unwrap()
+}
+
+/// Integrated loudness and true peak (dBTP) of interleaved f32 audio.
+fn analyse(rate: u32, ch: usize, data: &[f32]) -> (f64, f64) {
+    let mut e = ebur128::EbuR128::new(ch as u32, rate, ebur128::Mode::I | ebur128::Mode::TRUE_PEAK)
+        .unwrap();
+    e.add_frames_f32(data).unwrap();
+    let tp = (0..ch as u32)
+        .map(|c| e.true_peak(c).unwrap())
+        .fold(0.0, f64::max);
+    (e.loudness_global().unwrap(), 20.0 * tp.log10())
+}
+
+fn caps(rate: u32, ch: usize, format: &str, mask: Option<u64>) -> gst::Caps {
+    let mut b = gst::Caps::builder("audio/x-raw")
+        .field("format", format)
+        .field("layout", "interleaved")
+        .field("rate", rate as i32)
+        .field("channels", ch as i32);
+    if let Some(m) = mask {
+        b = b.field("channel-mask", gst::Bitmask::new(m));
+    } else if ch > 2 {
+        b = b.field("channel-mask", gst::Bitmask::new(0));
+    }
+    b.build()
+}
+
+fn f32_bytes(d: &[f32]) -> Vec<u8> {
+    d.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn bytes_f32(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// One `loudness` message.
+#[derive(Debug, Clone, Copy)]
+struct Msg {
+    at: Option<f64>,
+    m: f64,
+    s: f64,
+    i: f64,
+    lra: f64,
+    tp: f64,
+    gain: f64,
+}
+
+/// A loudnessmatch inside a pipeline (for the bus and for `reference`
+/// lookups), driven by a harness.
+struct Rig {
+    h: gst_check::Harness,
+    rate: u32,
+    ch: usize,
+    pts: u64,
+    out: Vec<gst::Buffer>,
+}
+
+impl Rig {
+    fn new(pipeline: &gst::Pipeline, name: &str, props: &[(&str, &str)], caps: gst::Caps) -> Rig {
+        let mut b = gst::ElementFactory::make("loudnessmatch").name(name);
+        for (k, v) in props {
+            b = b.property_from_str(k, v);
+        }
+        let el = b.build().unwrap();
+        pipeline.add(&el).unwrap();
+        let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+        h.play();
+        let s = caps.structure(0).unwrap();
+        let rate = s.get::<i32>("rate").unwrap() as u32;
+        let ch = s.get::<i32>("channels").unwrap() as usize;
+        h.set_src_caps(caps);
+        Rig {
+            h,
+            rate,
+            ch,
+            pts: 0,
+            out: Vec::new(),
+        }
+    }
+
+    fn push_bytes(&mut self, bytes: Vec<u8>, frames: usize, flags: gst::BufferFlags) {
+        let mut buf = gst::Buffer::from_mut_slice(bytes);
+        {
+            let b = buf.get_mut().unwrap();
+            b.set_pts(gst::ClockTime::from_nseconds(self.pts));
+            let dur = frames as u64 * 1_000_000_000 / self.rate as u64;
+            b.set_duration(gst::ClockTime::from_nseconds(dur));
+            b.set_flags(flags);
+        }
+        self.pts += frames as u64 * 1_000_000_000 / self.rate as u64;
+        self.h.push(buf).unwrap();
+        while let Some(b) = self.h.try_pull() {
+            self.out.push(b);
+        }
+    }
+
+    /// Push `frames` of f32 audio in 100 ms buffers.
+    fn push_f32(&mut self, data: &[f32]) {
+        let step = (self.rate as usize / 10) * self.ch;
+        for c in data.chunks(step) {
+            self.push_bytes(f32_bytes(c), c.len() / self.ch, gst::BufferFlags::empty());
+        }
+    }
+
+    fn eos(&mut self) {
+        assert!(self.h.push_event(gst::event::Eos::new()));
+        while let Some(b) = self.h.try_pull() {
+            self.out.push(b);
+        }
+    }
+
+    fn output_f32(&self) -> Vec<f32> {
+        self.out
+            .iter()
+            .flat_map(|b| bytes_f32(&b.map_readable().unwrap()))
+            .collect()
+    }
+}
+
+/// `loudness` messages posted by element `name`.
+fn messages(pipeline: &gst::Pipeline, name: &str) -> Vec<Msg> {
+    let bus = pipeline.bus().unwrap();
+    let mut v = Vec::new();
+    let mut rest = Vec::new();
+    while let Some(msg) = bus.pop() {
+        let from = msg.src().map(|s| s.name().to_string());
+        if from.as_deref() != Some(name) {
+            rest.push(msg);
+            continue;
+        }
+        if let gst::MessageView::Element(e) = msg.view() {
+            let s = e.structure().unwrap();
+            if s.name() == "loudness" {
+                v.push(Msg {
+                    at: s.get::<u64>("timestamp").ok().map(|t| t as f64 / 1e9),
+                    m: s.get("momentary").unwrap(),
+                    s: s.get("short-term").unwrap(),
+                    i: s.get("integrated").unwrap(),
+                    lra: s.get("loudness-range").unwrap(),
+                    tp: s.get("true-peak").unwrap(),
+                    gain: s.get("gain").unwrap(),
+                });
+                continue;
+            }
+        }
+        rest.push(msg);
+    }
+    for m in rest {
+        let _ = bus.post(m);
+    }
+    v
+}
+
+fn warnings(pipeline: &gst::Pipeline) -> Vec<String> {
+    let bus = pipeline.bus().unwrap();
+    let mut v = Vec::new();
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Warning]) {
+        if let gst::MessageView::Warning(w) = msg.view() {
+            v.push(w.error().to_string());
+        }
+    }
+    v
+}
+
+/// Run `sig` through a measuring element; messages every `interval_ms`.
+fn measure(sig: &Sig, interval_ms: u64, mask: Option<u64>) -> Vec<Msg> {
+    init();
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(
+        &p,
+        "meter",
+        &[
+            ("mode", "measure"),
+            ("interval", &(interval_ms * 1_000_000).to_string()),
+        ],
+        caps(sig.rate, sig.ch, "F32LE", mask),
+    );
+    rig.push_f32(&sig.data);
+    rig.eos();
+    // bit-exact pass-through in measure mode
+    assert_eq!(rig.output_f32(), sig.data);
+    let msgs = messages(&p, "meter");
+    assert!(!msgs.is_empty());
+    msgs
+}
+
+fn last(msgs: &[Msg]) -> Msg {
+    *msgs.last().unwrap()
+}
+
+fn near(v: f64, want: f64, tol: f64, what: &str) {
+    assert!(
+        (v - want).abs() <= tol,
+        "{what}: {v} not within {tol} of {want}"
+    );
+}
+
+const R: u32 = 48000;
+const ST: usize = 2;
+
+// ---------------------------------------------------------------- Tech 3341
+
+#[test]
+fn tech3341_case1_and_2_steady_sines() {
+    for level in [-23.0, -33.0] {
+        let msgs = measure(&Sig::new(R, ST).khz(level, 20.0), 1000, None);
+        let f = last(&msgs);
+        near(f.m, level, 0.1, "M");
+        near(f.s, level, 0.1, "S");
+        near(f.i, level, 0.1, "I");
+    }
+}
+
+#[test]
+fn tech3341_case3_and_4_gating() {
+    let s3 = Sig::new(R, ST)
+        .khz(-36.0, 10.0)
+        .khz(-23.0, 60.0)
+        .khz(-36.0, 10.0);
+    near(last(&measure(&s3, 1000, None)).i, -23.0, 0.1, "case 3 I");
+    let s4 = Sig::new(R, ST)
+        .khz(-72.0, 10.0)
+        .khz(-36.0, 10.0)
+        .khz(-23.0, 60.0)
+        .khz(-36.0, 10.0)
+        .khz(-72.0, 10.0);
+    near(last(&measure(&s4, 1000, None)).i, -23.0, 0.1, "case 4 I");
+}
+
+#[test]
+fn tech3341_case5_close_levels() {
+    let s = Sig::new(R, ST)
+        .khz(-26.0, 20.0)
+        .khz(-20.0, 20.1)
+        .khz(-26.0, 20.0);
+    near(last(&measure(&s, 1000, None)).i, -23.0, 0.1, "case 5 I");
+}
+
+#[test]
+fn tech3341_case6_five_channels_and_lfe() {
+    // L, R -28 dBFS; C -24 dBFS; Ls, Rs -30 dBFS (weighted 1.41) -> -23 LUFS.
+    let five = [
+        Some(-28.0),
+        Some(-28.0),
+        Some(-24.0),
+        Some(-30.0),
+        Some(-30.0),
+    ];
+    // GStreamer 5.0: FL FR FC RL RR
+    let mask5 = 0x1 | 0x2 | 0x4 | 0x10 | 0x20;
+    let s5 = Sig::new(R, 5).tone(1000.0, &five, 20.0, 0.0);
+    let i5 = last(&measure(&s5, 1000, Some(mask5))).i;
+    near(i5, -23.0, 0.1, "5.0 I");
+    // 5.1 with a loud LFE: FL FR FC LFE RL RR; the LFE is excluded.
+    let six = [
+        Some(-28.0),
+        Some(-28.0),
+        Some(-24.0),
+        Some(-6.0),
+        Some(-30.0),
+        Some(-30.0),
+    ];
+    let s6 = Sig::new(R, 6).tone(1000.0, &six, 20.0, 0.0);
+    let i6 = last(&measure(&s6, 1000, Some(mask5 | 0x8))).i;
+    near(i6, i5, 0.001, "5.1 I equals 5.0 I");
+}
+
+#[test]
+fn tech3341_case9_short_term_constant_after_3s() {
+    let mut s = Sig::new(R, ST);
+    for _ in 0..5 {
+        s = s.khz(-20.0, 1.34).khz(-30.0, 1.66);
+    }
+    let msgs = measure(&s, 100, None);
+    let settled: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.at.is_some_and(|t| t >= 3.0))
+        .collect();
+    assert!(settled.len() > 100);
+    for m in settled {
+        near(m.s, -23.0, 0.1, "S");
+    }
+    // and nothing is claimed before a full 3 s window
+    assert!(
+        msgs.iter()
+            .filter(|m| m.at.is_some_and(|t| t < 2.95))
+            .all(|m| m.s == f64::NEG_INFINITY)
+    );
+}
+
+#[test]
+fn tech3341_case10_max_short_term_whatever_the_offset() {
+    // 20 tone bursts of 3 s at -23 dBFS, each 150 ms later on the 100 ms grid
+    // than the one before (what the 20 files of case 10 do).
+    let mut s = Sig::new(R, ST);
+    let mut starts = Vec::new();
+    for i in 0..20 {
+        s = s.silence(3.0 + if i == 0 { 0.0 } else { 0.15 });
+        starts.push(s.frames() as f64 / R as f64);
+        s = s.khz(-23.0, 3.0);
+    }
+    s = s.silence(1.0);
+    let msgs = measure(&s, 10, None);
+    for (i, t0) in starts.iter().enumerate() {
+        let max = msgs
+            .iter()
+            .filter(|m| m.at.is_some_and(|t| t > *t0 && t < t0 + 6.0))
+            .map(|m| m.s)
+            .fold(f64::NEG_INFINITY, f64::max);
+        near(max, -23.0, 0.1, &format!("burst {} max S", i + 1));
+    }
+}
+
+#[test]
+fn tech3341_case11_and_14_successive_maxima() {
+    // 11: 20 segments of 6 s, each a 3 s tone at -38..-19 dBFS then silence.
+    // 14: the momentary counterpart, 0.8 s segments with 0.4 s tones.
+    for (seg, tone, interval, short) in [(6.0, 3.0, 20, true), (0.8, 0.4, 5, false)] {
+        let mut s = Sig::new(R, ST);
+        for i in 0..20 {
+            s = s.khz(-38.0 + i as f64, tone).silence(seg - tone);
+        }
+        let msgs = measure(&s, interval, None);
+        for i in 0..20 {
+            let (a, b) = (seg * i as f64, seg * (i + 1) as f64);
+            let max = msgs
+                .iter()
+                .filter(|m| m.at.is_some_and(|t| t > a && t <= b + 1e-6))
+                .map(|m| if short { m.s } else { m.m })
+                .fold(f64::NEG_INFINITY, f64::max);
+            let what = format!("{} segment {}", if short { "S" } else { "M" }, i + 1);
+            near(max, -38.0 + i as f64, 0.1, &what);
+        }
+    }
+}
+
+#[test]
+fn tech3341_case12_momentary_constant_after_1s() {
+    let mut s = Sig::new(R, ST);
+    for _ in 0..25 {
+        s = s.khz(-20.0, 0.18).khz(-30.0, 0.22);
+    }
+    let msgs = measure(&s, 10, None);
+    let settled: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.at.is_some_and(|t| t >= 1.0))
+        .collect();
+    assert!(settled.len() > 800);
+    for m in settled {
+        near(m.m, -23.0, 0.1, "M");
+    }
+}
+
+#[test]
+fn tech3341_case13_max_momentary_whatever_the_offset() {
+    // 0.4 s tones at -23 dBFS, each 20 ms later against the grid than the last.
+    let mut s = Sig::new(R, ST);
+    let mut starts = Vec::new();
+    for i in 0..20 {
+        s = s.silence(if i == 0 { 0.5 } else { 0.52 });
+        starts.push(s.frames() as f64 / R as f64);
+        s = s.khz(-23.0, 0.4);
+    }
+    s = s.silence(0.5);
+    let msgs = measure(&s, 10, None);
+    for (i, t0) in starts.iter().enumerate() {
+        let max = msgs
+            .iter()
+            .filter(|m| m.at.is_some_and(|t| t > *t0 && t < t0 + 0.85))
+            .map(|m| m.m)
+            .fold(f64::NEG_INFINITY, f64::max);
+        near(max, -23.0, 0.1, &format!("burst {} max M", i + 1));
+    }
+}
+
+fn true_peak_of(sig: &Sig) -> f64 {
+    last(&measure(sig, 1000, None)).tp
+}
+
+fn tp_ok(v: f64, want: f64, what: &str) {
+    assert!(
+        v <= want + 0.2 && v >= want - 0.4,
+        "{what}: {v} dBTP, want {want} +0.2/-0.4"
+    );
+}
+
+#[test]
+fn tech3341_cases15_to_23_true_peak() {
+    let half = Some(-6.020599913279624); // 0.5 FFS
+    let fs = R as f64;
+    // 15..18: 0.5 FFS sines at fs/4, fs/4, fs/6, fs/8, phases 0, 45, 60, 67.5 deg
+    for (case, div, ph) in [
+        (15, 4.0, 0.0),
+        (16, 4.0, 45.0),
+        (17, 6.0, 60.0),
+        (18, 8.0, 67.5),
+    ] {
+        let s = Sig::new(R, ST)
+            .tone(fs / div, &[half, half], 1.0, ph)
+            .faded(0.02);
+        tp_ok(true_peak_of(&s), -6.0, &format!("case {case}"));
+    }
+    // 16 really is a true-peak case: its samples only reach -9 dBFS.
+    let s16 = Sig::new(R, ST).tone(fs / 4.0, &[half, half], 1.0, 45.0);
+    let sample_peak = s16.data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    near(
+        20.0 * (sample_peak as f64).log10(),
+        -9.03,
+        0.01,
+        "case 16 sample peak",
+    );
+    // 19: fs/4 at 1.41 FFS, phase 45 deg: samples at full scale, +3 dBTP.
+    let over = Some(20.0 * 2f64.sqrt().log10());
+    let s19 = Sig::new(R, ST)
+        .tone(fs / 4.0, &[over, over], 1.0, 45.0)
+        .faded(0.02);
+    tp_ok(true_peak_of(&s19), 3.0, "case 19");
+    // 20..23: full-scale fs/4 sine sampled at four sub-sample offsets.
+    for k in 0..4 {
+        let s = Sig::new(R, ST)
+            .tone(
+                fs / 4.0,
+                &[Some(0.0), Some(0.0)],
+                1.0,
+                90.0 + 22.5 * k as f64,
+            )
+            .faded(0.02);
+        tp_ok(true_peak_of(&s), 0.0, &format!("case {}", 20 + k));
+    }
+}
+
+// ---------------------------------------------------------------- Tech 3342
+
+#[test]
+fn tech3342_cases1_to_4_loudness_range() {
+    let cases: [(&[f64], f64); 4] = [
+        (&[-20.0, -30.0], 10.0),
+        (&[-20.0, -15.0], 5.0),
+        (&[-40.0, -20.0], 20.0),
+        (&[-50.0, -35.0, -20.0, -35.0, -50.0], 15.0),
+    ];
+    for (n, (levels, want)) in cases.iter().enumerate() {
+        let mut s = Sig::new(R, ST);
+        for l in levels.iter() {
+            s = s.khz(*l, 20.0);
+        }
+        near(
+            last(&measure(&s, 5000, None)).lra,
+            *want,
+            1.0,
+            &format!("3342 case {}", n + 1),
+        );
+    }
+}
+
+// ---------------------------------------------------------------- gain
+
+const GR: u32 = 16000;
+
+fn settled(out: &[f32], sig: &Sig, from_secs: f64) -> (f64, f64) {
+    let a = (from_secs * sig.rate as f64) as usize * sig.ch;
+    analyse(sig.rate, sig.ch, &out[a..])
+}
+
+/// Run `sig` through an element with `props` (F32LE); returns output and messages.
+fn shape(sig: &Sig, props: &[(&str, &str)]) -> (Vec<f32>, Vec<Msg>) {
+    init();
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(&p, "lm", props, caps(sig.rate, sig.ch, "F32LE", None));
+    rig.push_f32(&sig.data);
+    rig.eos();
+    let out = rig.output_f32();
+    assert_eq!(out.len(), sig.data.len(), "sample count changed");
+    (out, messages(&p, "lm"))
+}
+
+fn gain_rate_respected(msgs: &[Msg], rate_db_s: f64) {
+    let timed: Vec<_> = msgs.iter().filter(|m| m.at.is_some()).collect();
+    assert!(timed.len() > 10);
+    for w in timed.windows(2) {
+        let dt = w[1].at.unwrap() - w[0].at.unwrap();
+        let dg = (w[1].gain - w[0].gain).abs();
+        assert!(dg <= rate_db_s * dt + 1e-6, "gain moved {dg} dB in {dt} s");
+    }
+}
+
+#[test]
+fn normalize_brings_a_quiet_programme_to_target() {
+    let sig = Sig::new(GR, 2).programme(-30.0, 40.0, 1);
+    let (out, msgs) = shape(&sig, &[("interval", "100000000")]);
+    let (i, tp) = settled(&out, &sig, 20.0);
+    near(i, -23.0, 1.0, "output loudness");
+    assert!(tp <= -1.0 + 0.2, "true peak {tp}");
+    gain_rate_respected(&msgs, 1.0);
+    near(last(&msgs).gain, 7.0, 1.0, "gain");
+}
+
+#[test]
+fn normalize_brings_a_loud_programme_to_target() {
+    // -10 LUFS needs -13 dB, beyond the default min-gain of -12 dB.
+    let sig = Sig::new(GR, 2).programme(-10.0, 40.0, 2);
+    let (out, msgs) = shape(
+        &sig,
+        &[
+            ("interval", "100000000"),
+            ("min-gain", "-20"),
+            ("gain-rate", "2"),
+        ],
+    );
+    let (i, tp) = settled(&out, &sig, 20.0);
+    near(i, -23.0, 1.0, "output loudness");
+    assert!(tp <= -1.0 + 0.2, "true peak {tp}");
+    gain_rate_respected(&msgs, 2.0);
+    // with the default min-gain, the gain stops at -12 dB
+    let (_, msgs) = shape(&sig, &[("interval", "100000000"), ("gain-rate", "2")]);
+    near(last(&msgs).gain, -12.0, 1e-9, "clamped gain");
+}
+
+#[test]
+fn normalize_does_not_pump_on_silence_and_pauses() {
+    let prog = Sig::new(GR, 2).programme(-30.0, 70.0, 3);
+    let part = |a: f64, b: f64| {
+        prog.data[(a * GR as f64) as usize * 2..(b * GR as f64) as usize * 2].to_vec()
+    };
+    let mut sig = Sig::new(GR, 2);
+    let mut pauses = Vec::new();
+    sig.data.extend(part(0.0, 20.0));
+    // digital silence
+    pauses.push((20.0, 30.0));
+    sig = sig.silence(10.0);
+    sig.data.extend(part(30.0, 40.0));
+    // noise under the absolute gate (-80 dBFS)
+    pauses.push((40.0, 50.0));
+    sig.data
+        .extend(Sig::new(GR, 2).programme(-80.0, 10.0, 4).data);
+    sig.data.extend(part(50.0, 55.0));
+    // a quiet passage under the relative gate (-45 LUFS)
+    pauses.push((55.0, 65.0));
+    sig.data
+        .extend(prog.scaled(-15.0).data[55 * GR as usize * 2..65 * GR as usize * 2].iter());
+    sig.data.extend(part(65.0, 70.0));
+
+    let (_, msgs) = shape(&sig, &[("interval", "100000000")]);
+    for (a, b) in pauses {
+        let before = msgs
+            .iter()
+            .filter(|m| m.at.is_some_and(|t| t <= a))
+            .next_back()
+            .unwrap()
+            .gain;
+        near(before, 7.0, 0.7, "gain before the pause");
+        for m in msgs
+            .iter()
+            .filter(|m| m.at.is_some_and(|t| t > a && t <= b))
+        {
+            assert!(
+                m.gain <= before + 0.25,
+                "gain rose from {before} to {} during the pause {a}..{b} s",
+                m.gain
+            );
+        }
+    }
+}
+
+#[test]
+fn true_peak_stays_under_the_limit_whatever_the_gain() {
+    // Quiet programme with full-scale clicks, pushed up by up to 30 dB.
+    let mut sig = Sig::new(GR, 2).programme(-40.0, 20.0, 5);
+    for i in (0..sig.frames()).step_by(GR as usize / 3) {
+        sig.data[i * 2] = 0.9;
+        sig.data[i * 2 + 1] = -0.9;
+    }
+    for limit in ["-1", "-6"] {
+        let (out, msgs) = shape(
+            &sig,
+            &[
+                ("max-gain", "30"),
+                ("gain-rate", "10"),
+                ("true-peak-limit", limit),
+            ],
+        );
+        assert!(last(&msgs).gain > 5.0, "gain {}", last(&msgs).gain);
+        let (_, tp) = analyse(sig.rate, sig.ch, &out);
+        let limit: f64 = limit.parse().unwrap();
+        assert!(tp <= limit + 0.2, "true peak {tp} over {limit}");
+    }
+}
+
+#[test]
+fn integer_samples_are_limited_too() {
+    init();
+    let mut sig = Sig::new(GR, 1).programme(-30.0, 10.0, 6);
+    for i in (0..sig.frames()).step_by(GR as usize / 2) {
+        sig.data[i] = 0.99;
+    }
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(
+        &p,
+        "lm",
+        &[("max-gain", "20"), ("gain-rate", "20")],
+        caps(GR, 1, "S16LE", None),
+    );
+    let ints: Vec<u8> = sig
+        .data
+        .iter()
+        .flat_map(|v| ((v * 32767.0).round() as i16).to_le_bytes())
+        .collect();
+    for c in ints.chunks(3200) {
+        rig.push_bytes(c.to_vec(), c.len() / 2, gst::BufferFlags::empty());
+    }
+    rig.eos();
+    let out: Vec<f32> = rig
+        .out
+        .iter()
+        .flat_map(|b| {
+            b.map_readable()
+                .unwrap()
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32 / 32768.0)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(out.len(), sig.frames());
+    let (i, tp) = analyse(GR, 1, &out[5 * GR as usize..]);
+    assert!(i > -28.0, "gain was applied: {i}");
+    assert!(tp <= -1.0 + 0.2, "true peak {tp}");
+}
+
+// ---------------------------------------------------------------- match
+
+#[test]
+fn match_follows_the_reference_and_leaves_it_untouched() {
+    init();
+    let primary = Sig::new(GR, 2).programme(-16.0, 40.0, 7);
+    let secondary = primary.scaled(-6.0);
+    let p = gst::Pipeline::new();
+    let mut a = Rig::new(
+        &p,
+        "primary",
+        &[("mode", "measure")],
+        caps(GR, 2, "F32LE", None),
+    );
+    let mut b = Rig::new(
+        &p,
+        "secondary",
+        &[
+            ("mode", "match"),
+            ("reference", "primary"),
+            ("interval", "100000000"),
+        ],
+        caps(GR, 2, "F32LE", None),
+    );
+    let step = GR as usize / 10 * 2;
+    for (x, y) in primary.data.chunks(step).zip(secondary.data.chunks(step)) {
+        a.push_f32(x);
+        b.push_f32(y);
+    }
+    a.eos();
+    b.eos();
+    assert_eq!(a.output_f32(), primary.data, "primary must pass bit-exact");
+    let out = b.output_f32();
+    assert_eq!(out.len(), secondary.data.len());
+    let (want, _) = settled(&primary.data, &primary, 20.0);
+    let (got, _) = settled(&out, &secondary, 20.0);
+    near(got, want, 1.0, "secondary output loudness");
+    near(want, -16.0, 0.2, "primary loudness");
+    let msgs = messages(&p, "secondary");
+    near(last(&msgs).gain, 6.0, 1.0, "secondary gain");
+    gain_rate_respected(&msgs, 1.0);
+    assert!(warnings(&p).is_empty());
+}
+
+#[test]
+fn match_without_a_usable_reference_warns_and_passes_through() {
+    init();
+    let sig = Sig::new(GR, 2).programme(-30.0, 5.0, 8);
+    for (reference, other_mode, expect) in [
+        ("nope", None, "not found"),
+        ("other", Some("normalize"), "not measuring"),
+    ] {
+        let p = gst::Pipeline::new();
+        if let Some(mode) = other_mode {
+            let o = gst::ElementFactory::make("loudnessmatch")
+                .name("other")
+                .property_from_str("mode", mode)
+                .build()
+                .unwrap();
+            p.add(&o).unwrap();
+        }
+        let mut rig = Rig::new(
+            &p,
+            "lm",
+            &[("mode", "match"), ("reference", reference)],
+            caps(GR, 2, "F32LE", None),
+        );
+        rig.push_f32(&sig.data);
+        rig.eos();
+        assert_eq!(rig.output_f32(), sig.data, "audio must pass unchanged");
+        let w = warnings(&p);
+        assert_eq!(w.len(), 1, "one warning, not one per buffer: {w:?}");
+        assert!(w[0].contains(expect), "{w:?}");
+        drop(rig);
+    }
+}
+
+// ---------------------------------------------------------------- stream handling
+
+#[test]
+fn latency_covers_the_look_ahead_and_timestamps_are_kept() {
+    init();
+    let rate = 48000;
+    let delay = gstfailover::loudnessmatch::limiter::delay_frames(rate) as u64;
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(&p, "lm", &[], caps(rate, 2, "F32LE", None));
+    let lat = rig.h.query_latency().unwrap();
+    assert_eq!(lat.nseconds(), delay * 1_000_000_000 / rate as u64);
+    assert!(lat > gst::ClockTime::ZERO);
+
+    let sig = Sig::new(rate, 2).programme(-20.0, 3.0, 9);
+    let step = 960 * 2;
+    for (n, c) in sig.data.chunks(step).enumerate() {
+        let flags = if n == 100 {
+            gst::BufferFlags::DISCONT
+        } else {
+            gst::BufferFlags::empty()
+        };
+        rig.push_bytes(f32_bytes(c), c.len() / 2, flags);
+    }
+    rig.eos();
+    let mut frames = 0u64;
+    let mut disconts = Vec::new();
+    for b in &rig.out {
+        let want = frames * 1_000_000_000 / rate as u64;
+        let pts = b.pts().unwrap().nseconds();
+        assert!(pts.abs_diff(want) <= 1, "pts {pts} for frame {frames}");
+        if b.flags().contains(gst::BufferFlags::DISCONT) {
+            disconts.push(frames);
+        }
+        frames += (b.size() / 8) as u64;
+    }
+    assert_eq!(frames as usize, sig.frames());
+    assert!(
+        disconts.contains(&(100 * 960)),
+        "DISCONT at the input's: {disconts:?}"
+    );
+
+    let p2 = gst::Pipeline::new();
+    let m = Rig::new(
+        &p2,
+        "m",
+        &[("mode", "measure")],
+        caps(rate, 2, "F32LE", None),
+    );
+    assert_eq!(m.h.query_latency(), Some(gst::ClockTime::ZERO));
+}
+
+#[test]
+fn flush_and_caps_change_reset_cleanly() {
+    init();
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(&p, "lm", &[("mode", "measure")], caps(R, 2, "F32LE", None));
+    rig.push_f32(&Sig::new(R, 2).khz(-20.0, 4.0).data);
+    assert!(rig.h.push_event(gst::event::FlushStart::new()));
+    assert!(rig.h.push_event(gst::event::FlushStop::new(true)));
+    let seg = gst::FormattedSegment::<gst::ClockTime>::new();
+    assert!(rig.h.push_event(gst::event::Segment::new(&seg)));
+    rig.pts = 0;
+    rig.push_f32(&Sig::new(R, 2).khz(-30.0, 4.0).data);
+    rig.eos();
+    near(
+        last(&messages(&p, "lm")).i,
+        -30.0,
+        0.1,
+        "integrated after flush",
+    );
+
+    // normalize: a caps change drains the old format completely
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(&p, "lm", &[], caps(R, 2, "F32LE", None));
+    rig.push_f32(&Sig::new(R, 2).programme(-23.0, 1.0, 10).data);
+    rig.h.set_src_caps(caps(44100, 1, "S16LE", None));
+    while let Some(b) = rig.h.try_pull() {
+        rig.out.push(b);
+    }
+    let before: usize = rig.out.iter().map(|b| b.size()).sum();
+    assert_eq!(before, R as usize * 8);
+    rig.rate = 44100;
+    rig.ch = 1;
+    for _ in 0..10 {
+        rig.push_bytes(vec![0u8; 4410 * 2], 4410, gst::BufferFlags::empty());
+    }
+    rig.eos();
+    let after: usize = rig.out.iter().map(|b| b.size()).sum::<usize>() - before;
+    assert_eq!(after, 44100 * 2);
+}
+
+#[test]
+fn no_messages_with_interval_zero() {
+    init();
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(&p, "lm", &[("interval", "0")], caps(GR, 1, "F32LE", None));
+    rig.push_f32(&Sig::new(GR, 1).khz(-20.0, 3.0).data);
+    rig.eos();
+    assert!(messages(&p, "lm").is_empty());
+    assert_eq!(rig.output_f32().len(), 3 * GR as usize);
+}
