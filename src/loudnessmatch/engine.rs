@@ -202,9 +202,7 @@ impl Engine {
             if self.meter.at_step() {
                 self.step(goal, params);
             }
-            if let Some(r) = self.next_report
-                && self.meter.frames() >= r
-            {
+            if let Some(r) = self.next_report.filter(|r| self.meter.frames() >= *r) {
                 reports.push(Report {
                     frame: done,
                     reading: self.meter.reading(),

@@ -65,12 +65,14 @@ impl Follower {
         } else {
             0.0
         };
-        if self.history.len() == GATE_HISTORY_BLOCKS
-            && let Some(old) = self.history.pop_front()
-            && old > 0.0
-        {
-            self.history_sum -= old;
-            self.history_count -= 1;
+        if self.history.len() == GATE_HISTORY_BLOCKS {
+            match self.history.pop_front() {
+                Some(old) if old > 0.0 => {
+                    self.history_sum -= old;
+                    self.history_count -= 1;
+                }
+                _ => {}
+            }
         }
         self.history.push_back(energy);
         if energy > 0.0 {
@@ -79,7 +81,7 @@ impl Follower {
         }
         self.updates += 1;
         // Re-add from scratch now and then so rounding does not drift.
-        if self.updates.is_multiple_of(GATE_HISTORY_BLOCKS as u64) {
+        if self.updates % GATE_HISTORY_BLOCKS as u64 == 0 {
             self.history_sum = self.history.iter().sum();
             self.passed_sum = self.passed.iter().sum();
         }
@@ -90,10 +92,10 @@ impl Follower {
         if lufs < gated - RELATIVE_GATE_LU {
             return false;
         }
-        if self.passed.len() == self.len
-            && let Some(old) = self.passed.pop_front()
-        {
-            self.passed_sum -= old;
+        if self.passed.len() == self.len {
+            if let Some(old) = self.passed.pop_front() {
+                self.passed_sum -= old;
+            }
         }
         self.passed.push_back(energy);
         self.passed_sum += energy;

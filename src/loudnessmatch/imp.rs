@@ -4,13 +4,13 @@
 //! `engine.rs` and the modules it uses.
 
 use super::engine::{Engine, Goal, Mode, Params, Report};
-use super::gain::GainLimits;
-use super::meter::{Sample, Speaker};
+use super::meter::Speaker;
+use super::pcm::{Pod, samples, to_bytes};
+use super::props::{LoudnessMatchMode, Settings};
 use super::timeline::Timeline;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
@@ -21,86 +21,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
         Some("EBU R128 loudness measurement and matching"),
     )
 });
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, glib::Enum)]
-#[repr(u32)]
-#[enum_type(name = "GstLoudnessMatchMode")]
-pub enum LoudnessMatchMode {
-    #[enum_value(
-        name = "Match: steer the gain so the loudness follows the 'reference' element",
-        nick = "match"
-    )]
-    Match,
-    #[default]
-    #[enum_value(
-        name = "Normalize: steer the gain towards 'target-loudness'",
-        nick = "normalize"
-    )]
-    Normalize,
-    #[enum_value(
-        name = "Measure: measure only, audio passes untouched",
-        nick = "measure"
-    )]
-    Measure,
-}
-
-impl From<LoudnessMatchMode> for Mode {
-    fn from(m: LoudnessMatchMode) -> Self {
-        match m {
-            LoudnessMatchMode::Match => Mode::Match,
-            LoudnessMatchMode::Normalize => Mode::Normalize,
-            LoudnessMatchMode::Measure => Mode::Measure,
-        }
-    }
-}
-
-const DEFAULT_TARGET: f64 = -23.0;
-const DEFAULT_MAX_GAIN: f64 = 12.0;
-const DEFAULT_MIN_GAIN: f64 = -12.0;
-const DEFAULT_GAIN_RATE: f64 = 1.0;
-const DEFAULT_TRUE_PEAK_LIMIT: f64 = -1.0;
-const DEFAULT_INTERVAL: u64 = 1_000_000_000;
-
-#[derive(Debug, Clone)]
-struct Settings {
-    mode: LoudnessMatchMode,
-    reference: Option<String>,
-    target: f64,
-    max_gain: f64,
-    min_gain: f64,
-    gain_rate: f64,
-    true_peak_limit: f64,
-    interval: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            mode: LoudnessMatchMode::Normalize,
-            reference: None,
-            target: DEFAULT_TARGET,
-            max_gain: DEFAULT_MAX_GAIN,
-            min_gain: DEFAULT_MIN_GAIN,
-            gain_rate: DEFAULT_GAIN_RATE,
-            true_peak_limit: DEFAULT_TRUE_PEAK_LIMIT,
-            interval: DEFAULT_INTERVAL,
-        }
-    }
-}
-
-impl Settings {
-    fn params(&self) -> Params {
-        Params {
-            limits: GainLimits {
-                min_db: self.min_gain,
-                max_db: self.max_gain,
-            },
-            rate_db_s: self.gain_rate,
-            true_peak_limit_db: self.true_peak_limit,
-            interval_ns: self.interval,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -145,50 +65,6 @@ pub struct LoudnessMatch {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Reads a little-endian sample from bytes and writes it back.
-trait Pod: Sample {
-    const SIZE: usize;
-    fn read(b: &[u8]) -> Self;
-    fn write(self, b: &mut [u8]);
-}
-
-macro_rules! pod {
-    ($t:ty) => {
-        impl Pod for $t {
-            const SIZE: usize = std::mem::size_of::<$t>();
-            #[inline]
-            fn read(b: &[u8]) -> Self {
-                let mut a = [0u8; std::mem::size_of::<$t>()];
-                a.copy_from_slice(&b[..Self::SIZE]);
-                <$t>::from_le_bytes(a)
-            }
-            #[inline]
-            fn write(self, b: &mut [u8]) {
-                b[..Self::SIZE].copy_from_slice(&self.to_le_bytes());
-            }
-        }
-    };
-}
-pod!(f32);
-pod!(f64);
-pod!(i16);
-pod!(i32);
-
-/// View little-endian bytes as samples, without copying when possible.
-fn samples<T: Pod>(bytes: &[u8]) -> Cow<'_, [T]> {
-    let whole = bytes.len() - bytes.len() % T::SIZE;
-    let bytes = &bytes[..whole];
-    if cfg!(target_endian = "little") {
-        // SAFETY: T is a plain number type for which every bit pattern is valid;
-        // align_to only hands out the correctly aligned middle part.
-        let (head, mid, tail) = unsafe { bytes.align_to::<T>() };
-        if head.is_empty() && tail.is_empty() {
-            return Cow::Borrowed(mid);
-        }
-    }
-    Cow::Owned(bytes.chunks_exact(T::SIZE).map(T::read).collect())
 }
 
 fn speakers(info: &gst_audio::AudioInfo) -> Vec<Speaker> {
@@ -319,11 +195,7 @@ impl LoudnessMatch {
         if n == 0 {
             return None;
         }
-        let mut bytes = vec![0u8; frames.len() * T::SIZE];
-        for (s, b) in frames.iter().zip(bytes.chunks_exact_mut(T::SIZE)) {
-            s.write(b);
-        }
-        let mut buf = gst::Buffer::from_mut_slice(bytes);
+        let mut buf = gst::Buffer::from_mut_slice(to_bytes(frames));
         {
             let b = buf.get_mut()?;
             if let Some(tl) = state.timeline.as_mut() {
@@ -772,82 +644,7 @@ impl ObjectSubclass for LoudnessMatch {
 
 impl ObjectImpl for LoudnessMatch {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPS: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecEnum::builder_with_default("mode", LoudnessMatchMode::Normalize)
-                    .nick("Mode")
-                    .blurb(
-                        "match: follow the loudness of the 'reference' element; normalize: \
-                         steer to 'target-loudness'; measure: measure only, audio untouched \
-                         (can only be changed in the NULL or READY state)",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("reference")
-                    .nick("Reference")
-                    .blurb(
-                        "Name of another loudnessmatch in the same pipeline, in mode=measure, \
-                         whose loudness this one follows in mode=match",
-                    )
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("target-loudness")
-                    .nick("Target loudness")
-                    .blurb("Integrated loudness to steer to in mode=normalize (LUFS)")
-                    .minimum(-70.0)
-                    .maximum(0.0)
-                    .default_value(DEFAULT_TARGET)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("max-gain")
-                    .nick("Maximum gain")
-                    .blurb("Largest gain the element may apply (dB)")
-                    .minimum(-60.0)
-                    .maximum(60.0)
-                    .default_value(DEFAULT_MAX_GAIN)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("min-gain")
-                    .nick("Minimum gain")
-                    .blurb("Smallest gain (largest attenuation) the element may apply (dB)")
-                    .minimum(-60.0)
-                    .maximum(60.0)
-                    .default_value(DEFAULT_MIN_GAIN)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("gain-rate")
-                    .nick("Gain rate")
-                    .blurb("Fastest the gain may move (dB per second)")
-                    .minimum(0.01)
-                    .maximum(60.0)
-                    .default_value(DEFAULT_GAIN_RATE)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecDouble::builder("true-peak-limit")
-                    .nick("True-peak limit")
-                    .blurb(
-                        "Ceiling for the output's true peak in mode=normalize and mode=match, \
-                         enforced by a look-ahead limiter (dBTP)",
-                    )
-                    .minimum(-20.0)
-                    .maximum(0.0)
-                    .default_value(DEFAULT_TRUE_PEAK_LIMIT)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecUInt64::builder("interval")
-                    .nick("Interval")
-                    .blurb(
-                        "Period of 'loudness' element messages in nanoseconds of stream time \
-                         (0 = no messages)",
-                    )
-                    .minimum(0)
-                    .maximum(3600 * 1_000_000_000)
-                    .default_value(DEFAULT_INTERVAL)
-                    .mutable_playing()
-                    .build(),
-            ]
-        });
-        PROPS.as_ref()
+        super::props::properties()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {

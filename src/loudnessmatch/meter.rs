@@ -204,7 +204,7 @@ impl Meter {
 
     /// Whether the frames added so far end exactly on a gating step.
     pub fn at_step(&self) -> bool {
-        self.frames > 0 && self.frames.is_multiple_of(self.step)
+        self.frames > 0 && self.frames % self.step == 0
     }
 
     pub fn frames(&self) -> u64 {

@@ -10,9 +10,11 @@ pub mod gain;
 mod imp;
 pub mod limiter;
 pub mod meter;
+pub mod pcm;
+mod props;
 pub mod timeline;
 
-pub use imp::LoudnessMatchMode;
+pub use props::LoudnessMatchMode;
 
 glib::wrapper! {
     pub struct LoudnessMatch(ObjectSubclass<imp::LoudnessMatch>) @extends gst::Element, gst::Object;
