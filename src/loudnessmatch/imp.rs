@@ -411,7 +411,8 @@ impl LoudnessMatch {
                 .map(|r| {
                     let at = pts.map(|p| {
                         p + gst::ClockTime::from_nseconds(
-                            (r.frame as u128 * 1_000_000_000u128 / rate.max(1) as u128) as u64,
+                            ((r.frame as u128 * 1_000_000_000u128 + rate as u128 / 2)
+                                / rate.max(1) as u128) as u64,
                         )
                     });
                     gst::log!(
