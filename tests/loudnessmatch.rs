@@ -633,3 +633,78 @@ fn no_messages_with_interval_zero() {
     assert!(messages(&p, "lm").is_empty());
     assert_eq!(rig.output_f32().len(), 3 * GR as usize);
 }
+
+// ---------------------------------------------------------------- formats, rates, layouts
+
+/// Encode f32 samples as `format` bytes.
+fn encode(data: &[f32], format: &str) -> Vec<u8> {
+    match format {
+        "F32LE" => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        "F64LE" => data
+            .iter()
+            .flat_map(|v| (*v as f64).to_le_bytes())
+            .collect(),
+        "S16LE" => data
+            .iter()
+            .flat_map(|v| ((v * 32767.0).round() as i16).to_le_bytes())
+            .collect(),
+        "S32LE" => data
+            .iter()
+            .flat_map(|v| ((*v as f64 * 2147483647.0).round() as i32).to_le_bytes())
+            .collect(),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn every_format_and_rate_measures_alike_and_passes_bit_exact() {
+    init();
+    let mut cases: Vec<(u32, &str)> = ["F32LE", "F64LE", "S16LE", "S32LE"]
+        .iter()
+        .map(|f| (GR, *f))
+        .collect();
+    cases.extend([(8000, "F32LE"), (44100, "S16LE"), (192000, "F32LE")]);
+    for (rate, format) in cases {
+        let sig = Sig::new(rate, 2).khz(-23.0, 3.5);
+        let bytes = encode(&sig.data, format);
+        let bpf = bytes.len() / sig.frames();
+        let p = gst::Pipeline::new();
+        let mut rig = Rig::new(&p, "m", &[("mode", "measure")], caps(rate, 2, format, None));
+        for c in bytes.chunks(bpf * rate as usize / 10) {
+            rig.push_bytes(c.to_vec(), c.len() / bpf, gst::BufferFlags::empty());
+        }
+        rig.eos();
+        let out: Vec<u8> = rig
+            .out
+            .iter()
+            .flat_map(|b| b.map_readable().unwrap().to_vec())
+            .collect();
+        assert!(out == bytes, "{format} at {rate} Hz not bit-exact");
+        let f = last(&messages(&p, "m"));
+        let what = format!("{format} at {rate} Hz");
+        near(f.m, -23.0, 0.1, &what);
+        near(f.s, -23.0, 0.1, &what);
+        tp_ok(f.tp, -23.0, &what);
+    }
+}
+
+#[test]
+fn seven_one_weights_side_and_rear_as_bs1770() {
+    // FL FR FC LFE RL RR SL SR: a tone on one channel at a time.
+    let mask = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x400 | 0x800;
+    let mut level = Vec::new();
+    for ch in [0usize, 4, 6] {
+        let mut lv = vec![None; 8];
+        lv[ch] = Some(-20.0);
+        let s = Sig::new(GR, 8).tone(1000.0, &lv, 2.0, 0.0);
+        level.push(last(&measure(&s, 1000, Some(mask))).m);
+    }
+    let surround = 10.0 * 1.41f64.log10();
+    near(level[1] - level[0], 0.0, 0.01, "rear of 7.1 weighs 1.0");
+    near(
+        level[2] - level[0],
+        surround,
+        0.01,
+        "side of 7.1 weighs 1.41",
+    );
+}
