@@ -16,14 +16,15 @@ const R: u32 = 48000;
 const ST: usize = 2;
 
 /// Rate for the long gating, loudness-range and time-resolution cases (3, 4, 5,
-/// 10, 11, 14 and Tech 3342): 16 kHz by default so that the whole file stays
+/// 10, 11, 14 and Tech 3342): 8 kHz by default so that the whole file stays
 /// fast in unoptimised builds (BS.1770's filters and gates are the same code at
-/// every rate). `LOUDNESS_TEST_RATE=48000` runs them at the EBU's 48 kHz.
+/// every rate, and a 1 kHz tone is well inside 8 kHz's band).
+/// `LOUDNESS_TEST_RATE=48000` runs them at the EBU's 48 kHz.
 fn long_rate() -> u32 {
     std::env::var("LOUDNESS_TEST_RATE")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(16000)
+        .unwrap_or(8000)
 }
 
 // ---------------------------------------------------------------- Tech 3341
@@ -77,7 +78,7 @@ fn tech3341_case6_five_channels_and_lfe() {
     ];
     // GStreamer 5.0: FL FR FC RL RR
     let mask5 = 0x1 | 0x2 | 0x4 | 0x10 | 0x20;
-    let s5 = Sig::new(R, 5).tone(1000.0, &five, 10.0, 0.0);
+    let s5 = Sig::new(R, 5).tone(1000.0, &five, 5.0, 0.0);
     let i5 = last(&measure(&s5, 1000, Some(mask5))).i;
     near(i5, -23.0, 0.1, "5.0 I");
     // 5.1 with a loud LFE: FL FR FC LFE RL RR; the LFE is excluded.
@@ -89,7 +90,7 @@ fn tech3341_case6_five_channels_and_lfe() {
         Some(-30.0),
         Some(-30.0),
     ];
-    let s6 = Sig::new(R, 6).tone(1000.0, &six, 10.0, 0.0);
+    let s6 = Sig::new(R, 6).tone(1000.0, &six, 5.0, 0.0);
     let i6 = last(&measure(&s6, 1000, Some(mask5 | 0x8))).i;
     near(i6, i5, 0.001, "5.1 I equals 5.0 I");
 }
@@ -316,9 +317,9 @@ fn gain_rate_respected(msgs: &[Msg], rate_db_s: f64) {
 
 #[test]
 fn normalize_brings_a_quiet_programme_to_target() {
-    let sig = Sig::new(GR, 2).programme(-30.0, 40.0, 1);
+    let sig = Sig::new(GR, 2).programme(-30.0, 30.0, 1);
     let (out, msgs) = shape(&sig, &[("interval", "100000000")]);
-    let (i, tp) = settled(&out, &sig, 20.0);
+    let (i, tp) = settled(&out, &sig, 15.0);
     near(i, -23.0, 1.0, "output loudness");
     assert!(tp <= -1.0 + 0.2, "true peak {tp}");
     gain_rate_respected(&msgs, 1.0);
@@ -328,7 +329,7 @@ fn normalize_brings_a_quiet_programme_to_target() {
 #[test]
 fn normalize_brings_a_loud_programme_to_target() {
     // -10 LUFS needs -13 dB, beyond the default min-gain of -12 dB.
-    let sig = Sig::new(GR, 2).programme(-10.0, 40.0, 2);
+    let sig = Sig::new(GR, 2).programme(-10.0, 25.0, 2);
     let (out, msgs) = shape(
         &sig,
         &[
@@ -337,12 +338,16 @@ fn normalize_brings_a_loud_programme_to_target() {
             ("gain-rate", "2"),
         ],
     );
-    let (i, tp) = settled(&out, &sig, 20.0);
+    let (i, tp) = settled(&out, &sig, 12.0);
     near(i, -23.0, 1.0, "output loudness");
     assert!(tp <= -1.0 + 0.2, "true peak {tp}");
     gain_rate_respected(&msgs, 2.0);
     // with the default min-gain, the gain stops at -12 dB
-    let (_, msgs) = shape(&sig, &[("interval", "100000000"), ("gain-rate", "2")]);
+    let short = Sig {
+        data: sig.data[..sig.data.len() * 3 / 5].to_vec(),
+        ..sig
+    };
+    let (_, msgs) = shape(&short, &[("interval", "100000000"), ("gain-rate", "2")]);
     near(last(&msgs).gain, -12.0, 1e-9, "clamped gain");
 }
 
@@ -460,7 +465,7 @@ fn integer_samples_are_limited_too() {
 #[test]
 fn match_follows_the_reference_and_leaves_it_untouched() {
     init();
-    let primary = Sig::new(GR, 2).programme(-16.0, 40.0, 7);
+    let primary = Sig::new(GR, 2).programme(-16.0, 30.0, 7);
     let secondary = primary.scaled(-6.0);
     let p = gst::Pipeline::new();
     let mut a = Rig::new(
@@ -489,8 +494,8 @@ fn match_follows_the_reference_and_leaves_it_untouched() {
     assert_eq!(a.output_f32(), primary.data, "primary must pass bit-exact");
     let out = b.output_f32();
     assert_eq!(out.len(), secondary.data.len());
-    let (want, _) = settled(&primary.data, &primary, 20.0);
-    let (got, _) = settled(&out, &secondary, 20.0);
+    let (want, _) = settled(&primary.data, &primary, 15.0);
+    let (got, _) = settled(&out, &secondary, 15.0);
     near(got, want, 1.0, "secondary output loudness");
     near(want, -16.0, 0.2, "primary loudness");
     let msgs = messages(&p, "secondary");

@@ -506,7 +506,9 @@ impl LoudnessMatch {
         gst::log!(CAT, obj = pad, "event {:?}", event.type_());
         match event.view() {
             EventView::Caps(c) => {
-                if self.drain_and_push().is_err() {
+                let same = gst_audio::AudioInfo::from_caps(c.caps())
+                    .is_ok_and(|i| lock(&self.state).info.as_ref() == Some(&i));
+                if !same && self.drain_and_push().is_err() {
                     gst::debug!(CAT, imp = self, "downstream refused the drained audio");
                 }
                 if !self.set_caps(c.caps()) {
