@@ -66,6 +66,12 @@ struct PeakDetector {
     /// Per channel, the last `taps` samples twice (so a window is contiguous).
     history: Vec<f64>,
     pos: usize,
+    /// Largest sum of absolute coefficients of a phase: no interpolated value
+    /// can exceed the window's largest sample by more than this factor.
+    gain_bound: f64,
+    /// Largest absolute sample of each of the last `taps` frames, and their max.
+    frame_peaks: Vec<f64>,
+    window_peak: f64,
 }
 
 impl PeakDetector {
@@ -86,6 +92,10 @@ impl PeakDetector {
                 coeffs[p * taps + j] = w * sinc;
             }
         }
+        let gain_bound = coeffs
+            .chunks_exact(taps)
+            .map(|h| h.iter().map(|c| c.abs()).sum::<f64>())
+            .fold(1.0, f64::max);
         PeakDetector {
             factor,
             channels,
@@ -93,20 +103,27 @@ impl PeakDetector {
             coeffs,
             history: vec![0.0; channels * taps * 2],
             pos: 0,
+            gain_bound,
+            frame_peaks: vec![0.0; taps],
+            window_peak: 0.0,
         }
     }
 
     fn reset(&mut self) {
         self.history.fill(0.0);
         self.pos = 0;
+        self.frame_peaks.fill(0.0);
+        self.window_peak = 0.0;
     }
 
     /// Push one frame; returns the peak of the interpolated signal around the
-    /// frame pushed `detector_delay` steps ago.
+    /// frame pushed `detector_delay` steps ago, or, when that cannot exceed
+    /// `ceiling`, a bound of it that does not exceed `ceiling` either.
     #[inline]
-    fn push(&mut self, frame: &[f64]) -> f64 {
+    fn push(&mut self, frame: &[f64], ceiling: f64) -> f64 {
+        let frame_peak = frame.iter().fold(0.0f64, |m, s| m.max(s.abs()));
         if self.factor == 1 {
-            return frame.iter().fold(0.0, |m, s| m.max(s.abs()));
+            return frame_peak;
         }
         let taps = self.taps;
         // history window for a channel: newest sample first, at index pos.
@@ -115,11 +132,25 @@ impl PeakDetector {
         } else {
             self.pos - 1
         };
-        let mut peak = 0.0f64;
         for (c, s) in frame.iter().enumerate().take(self.channels) {
             let base = c * taps * 2;
             self.history[base + self.pos] = *s;
             self.history[base + self.pos + taps] = *s;
+        }
+        // Largest sample in the filter's window, kept up to date cheaply.
+        let leaving = std::mem::replace(&mut self.frame_peaks[self.pos], frame_peak);
+        if frame_peak >= self.window_peak {
+            self.window_peak = frame_peak;
+        } else if leaving >= self.window_peak {
+            self.window_peak = self.frame_peaks.iter().fold(0.0, |m, v| m.max(*v));
+        }
+        let bound = self.window_peak * self.gain_bound;
+        if bound <= ceiling {
+            return bound;
+        }
+        let mut peak = 0.0f64;
+        for c in 0..self.channels {
+            let base = c * taps * 2;
             let win = &self.history[base + self.pos..base + self.pos + taps];
             for h in self.coeffs.chunks_exact(taps) {
                 let v: f64 = h.iter().zip(win).map(|(a, b)| a * b).sum();
@@ -222,7 +253,7 @@ impl Limiter {
         let ch = self.channels;
         let width = self.avg.len() as f64;
         for frame in data.chunks_exact_mut(ch) {
-            let peak = self.detector.push(frame);
+            let peak = self.detector.push(frame, self.threshold);
             let need = if peak > self.threshold {
                 self.threshold / peak
             } else {
@@ -321,6 +352,26 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn detector_shortcut_never_hides_a_peak_over_the_ceiling() {
+        let sig = programme(48000, 2, 0.5, 0.6);
+        let mut exact = PeakDetector::new(4, 2);
+        let mut quick = PeakDetector::new(4, 2);
+        let ceiling = 0.8;
+        let mut over = 0;
+        for f in sig.chunks_exact(2) {
+            let e = exact.push(f, 0.0);
+            let q = quick.push(f, ceiling);
+            if e > ceiling {
+                assert_eq!(q, e);
+                over += 1;
+            } else {
+                assert!(q <= ceiling && q >= e, "{q} vs {e}");
+            }
+        }
+        assert!(over > 0);
     }
 
     #[test]
