@@ -713,3 +713,61 @@ fn seven_one_weights_side_and_rear_as_bs1770() {
         "side of 7.1 weighs 1.41",
     );
 }
+
+#[test]
+fn bad_input_does_not_break_the_stream() {
+    init();
+    // data before caps: refused as not negotiated, with an error on the bus
+    let p = gst::Pipeline::new();
+    let el = gst::ElementFactory::make("loudnessmatch").build().unwrap();
+    p.add(&el).unwrap();
+    let mut h = gst_check::Harness::with_element(&el, Some("sink"), Some("src"));
+    h.play();
+    assert_eq!(
+        h.push(gst::Buffer::from_mut_slice(vec![0u8; 64])),
+        Err(gst::FlowError::NotNegotiated)
+    );
+    assert!(
+        p.bus()
+            .unwrap()
+            .pop_filtered(&[gst::MessageType::Error])
+            .is_some()
+    );
+    drop(h);
+
+    // empty buffers, partial frames, missing and backwards timestamps
+    let p = gst::Pipeline::new();
+    let mut rig = Rig::new(&p, "lm", &[], caps(GR, 2, "F32LE", None));
+    let sig = Sig::new(GR, 2).programme(-20.0, 1.0, 12);
+    let mut whole = 0;
+    let mut odd = f32_bytes(&sig.data[..2 * 100]);
+    odd.extend_from_slice(&[1, 2, 3]);
+    for (bytes, pts) in [
+        (Vec::new(), Some(0u64)),
+        (odd, Some(0)),
+        (f32_bytes(&sig.data[..2 * 1600]), None),
+        (
+            f32_bytes(&sig.data[2 * 1600..2 * 3200]),
+            Some(5_000_000_000),
+        ),
+        (f32_bytes(&sig.data[2 * 3200..]), Some(1_000_000_000)),
+    ] {
+        whole += bytes.len() / 8;
+        let mut buf = gst::Buffer::from_mut_slice(bytes);
+        buf.get_mut()
+            .unwrap()
+            .set_pts(pts.map(gst::ClockTime::from_nseconds));
+        assert!(rig.h.push(buf).is_ok());
+        while let Some(b) = rig.h.try_pull() {
+            rig.out.push(b);
+        }
+    }
+    rig.eos();
+    let out: usize = rig.out.iter().map(|b| b.size() / 8).sum();
+    assert_eq!(out, whole);
+    // the frames from the buffer stamped 5 s keep that timestamp
+    assert!(rig.out.iter().any(|b| {
+        b.pts()
+            .is_some_and(|t| t >= gst::ClockTime::from_seconds(5))
+    }));
+}

@@ -308,15 +308,13 @@ impl LoudnessMatch {
         let shaping;
         let (pts, rate) = {
             let mut state = lock(&self.state);
-            let Some(info) = state.info.clone() else {
+            let (Some(info), Some(fmt)) = (state.info.clone(), state.format) else {
+                drop(state);
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Negotiation,
-                    ["No caps before the first buffer"]
+                    ("No caps before the first buffer")
                 );
-                return Err(gst::FlowError::NotNegotiated);
-            };
-            let Some(fmt) = state.format else {
                 return Err(gst::FlowError::NotNegotiated);
             };
             match (&status, &state.ref_problem) {
