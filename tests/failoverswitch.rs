@@ -427,6 +427,33 @@ fn caps_mismatch_warns_and_is_never_switched_to() {
 }
 
 #[test]
+fn a_standby_that_negotiates_first_does_not_decide_the_output_format() {
+    let secondary = "audio/x-raw,format=F32LE,layout=interleaved,rate=44100,channels=1";
+    let mut t = Live::with_caps_in_order(&[("timeout", ms(500).into())], RAW_CAPS, secondary, true);
+    for i in 0..100 {
+        t.tick(i * 10, true, i < 50);
+    }
+    let warnings = t.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(
+            "secondary input caps do not match the output (rate: 48000 (output) vs 44100)"
+        ),
+        "{}",
+        warnings[0]
+    );
+    assert!(t.switches().is_empty(), "stays on the primary");
+    let out = t.pull_all();
+    assert_continuous(&out, 0, 1000);
+    assert_values(&out, 0, 1000, PRIMARY);
+    let caps = t.element.static_pad("src").unwrap().current_caps().unwrap();
+    assert_eq!(
+        caps.structure(0).unwrap().get::<i32>("rate").unwrap(),
+        48_000
+    );
+}
+
+#[test]
 fn encoded_caps_mismatch_and_bitrate_tolerance() {
     let aac = "audio/mpeg,mpegversion=4,stream-format=adts,rate=48000,channels=2";
     let mp3 = "audio/mpeg,mpegversion=1,layer=3,rate=48000,channels=2";

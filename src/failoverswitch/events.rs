@@ -5,7 +5,6 @@
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::CapsCheck;
 use super::capscheck;
 use super::imp::{CAT, FailoverSwitch, Settings};
 use super::policy::Input;
@@ -122,44 +121,65 @@ impl FailoverSwitch {
     }
 
     pub(super) fn on_caps(&self, input: Input, caps: gst::Caps) {
-        let s = self.settings();
         {
             let mut st = self.lock_state();
-            let raw = raw_format(&caps);
-            st.pad_mut(input).raw = raw.as_ref().map(|r| (r.info.rate(), r.info.bpf() as usize));
-            st.pad_mut(input).caps = Some(caps.clone());
-            match &st.out.desc {
-                None => {
-                    gst::info!(
-                        CAT,
-                        imp = self,
-                        "output caps fixed by {}: {caps}",
-                        input.name()
-                    );
-                    st.out.desc = Some(caps_desc(&caps));
-                    st.out.raw = raw;
-                    st.out.caps = Some(caps);
-                    st.out.caps_pending = true;
-                }
-                Some(out) if s.caps_check == CapsCheck::Strict => {
-                    let diffs = capscheck::differences(out, &caps_desc(&caps));
-                    let mismatch = !diffs.is_empty();
-                    if mismatch {
-                        st.notes.push(Note::Warning(format!(
-                            "{} input caps do not match the output ({}); its data is dropped until it matches",
-                            input.name(),
-                            capscheck::describe(&diffs)
-                        )));
-                        st.pad_mut(input).held.clear();
-                    }
-                    let pnow = Self::policy_now(&st, self.clock_now());
-                    self.set_flag(&mut st, input, pnow, |h| h.caps_mismatch = mismatch);
-                    self.evaluate(&mut st, &s, pnow);
-                }
-                Some(_) => (),
+            let p = st.pad_mut(input);
+            p.raw = raw_format(&caps).map(|r| (r.info.rate(), r.info.bpf() as usize));
+            p.caps = Some(caps);
+            if st.out.desc.is_some() {
+                self.check_caps(&mut st, input);
+            } else if st.active == Some(input) {
+                self.fix_output_caps(&mut st, input);
             }
         }
         self.emit();
+    }
+
+    /// The output takes the caps of the first active input to negotiate (so a standby
+    /// that negotiates first does not decide the format); the other input is then
+    /// checked against them.
+    pub(super) fn fix_output_caps(&self, st: &mut State, input: Input) {
+        let Some(caps) = st.pad(input).caps.clone() else {
+            return;
+        };
+        gst::info!(
+            CAT,
+            imp = self,
+            "output caps fixed by {}: {caps}",
+            input.name()
+        );
+        st.out.desc = Some(caps_desc(&caps));
+        st.out.raw = raw_format(&caps);
+        st.out.caps = Some(caps);
+        st.out.caps_pending = true;
+        if st.pad(input.other()).caps.is_some() {
+            self.check_caps(st, input.other());
+        }
+    }
+
+    /// caps-check=strict: an input whose caps differ from the output's in a format
+    /// field is refused (with a WARNING naming every difference) until they match.
+    fn check_caps(&self, st: &mut State, input: Input) {
+        if st.follow_caps {
+            return;
+        }
+        let (Some(out), Some(caps)) = (&st.out.desc, &st.pad(input).caps) else {
+            return;
+        };
+        let diffs = capscheck::differences(out, &caps_desc(caps));
+        let mismatch = !diffs.is_empty();
+        if mismatch {
+            st.notes.push(Note::Warning(format!(
+                "{} input caps do not match the output ({}); its data is dropped until it matches",
+                input.name(),
+                capscheck::describe(&diffs)
+            )));
+            st.pad_mut(input).held.clear();
+        }
+        let pnow = Self::policy_now(st, self.clock_now());
+        self.set_flag(st, input, pnow, |h| h.caps_mismatch = mismatch);
+        let s = st.settings;
+        self.evaluate(st, &s, pnow);
     }
 
     pub(super) fn on_eos(&self, input: Input) {

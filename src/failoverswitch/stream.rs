@@ -380,6 +380,8 @@ impl FailoverSwitch {
         }
         if st.follow_caps {
             self.follow_caps(st, input);
+        } else if st.out.desc.is_none() {
+            self.fix_output_caps(st, input);
         }
         self.initial_events(st, &mut items);
         while let Some(end) = st.pad(input).held.front().map(|h| h.end) {

@@ -64,6 +64,16 @@ impl Live {
     }
 
     pub fn with_caps(props: &[(&str, gst::glib::Value)], primary: &str, secondary: &str) -> Self {
+        Self::with_caps_in_order(props, primary, secondary, false)
+    }
+
+    /// `secondary_first`: the secondary input negotiates before the primary.
+    pub fn with_caps_in_order(
+        props: &[(&str, gst::glib::Value)],
+        primary: &str,
+        secondary: &str,
+        secondary_first: bool,
+    ) -> Self {
         init();
         let element = gst::ElementFactory::make("failoverswitch").build().unwrap();
         for (k, v) in props {
@@ -77,8 +87,13 @@ impl Live {
         let mut hp = Harness::with_element(&element, Some("primary"), Some("src"));
         let mut hs = Harness::with_element(&element, Some("secondary"), None);
         hp.use_testclock();
-        hp.set_src_caps_str(primary);
-        hs.set_src_caps_str(secondary);
+        if secondary_first {
+            hs.set_src_caps_str(secondary);
+            hp.set_src_caps_str(primary);
+        } else {
+            hp.set_src_caps_str(primary);
+            hs.set_src_caps_str(secondary);
+        }
         hp.play();
         Self {
             element,
