@@ -65,6 +65,17 @@ impl FailoverSwitch {
         } = held;
         let (rate, bpf) = (raw.info.rate(), raw.info.bpf() as usize);
         let frames = (buffer.size() / bpf) as u64;
+        if frames == 0 {
+            gst::log!(
+                CAT,
+                imp = self,
+                "dropping {} buffer of {} bytes: no whole frame",
+                input.name(),
+                buffer.size()
+            );
+            st.pad_mut(input).dropped += 1;
+            return;
+        }
         let tolerance = if st.out.just_switched {
             timeline::frames_to_ns(1, rate) / 2
         } else {
@@ -102,9 +113,21 @@ impl FailoverSwitch {
             }
             st.out.discont = disc;
         }
-        if skip > 0 {
-            gst::debug!(CAT, imp = self, "trimming {skip} overlapping frames");
-            match buffer.copy_region(gst::BufferCopyFlags::all(), skip as usize * bpf..) {
+        let whole = frames as usize * bpf;
+        if buffer.size() != whole {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "{} buffer of {} bytes is not whole frames of {bpf} bytes: cutting the rest",
+                input.name(),
+                buffer.size()
+            );
+        }
+        if skip > 0 || buffer.size() != whole {
+            if skip > 0 {
+                gst::debug!(CAT, imp = self, "trimming {skip} overlapping frames");
+            }
+            match buffer.copy_region(gst::BufferCopyFlags::all(), skip as usize * bpf..whole) {
                 Ok(b) => buffer = b,
                 Err(_) => {
                     st.pad_mut(input).dropped += 1;
