@@ -237,7 +237,10 @@ impl FailoverSwitch {
                     .or(st.playing_since)
                     .map(|t| t.saturating_add(s.timeout))
             });
-        let fill = (st.active.is_none() && st.out.caps.is_some()).then(|| {
+        // Raw audio without fill-silence has nothing to send: no filler deadline
+        // (it would be in the past at once and spin the task).
+        let fills = st.out.raw.is_none() || s.fill_silence;
+        let fill = (st.active.is_none() && st.out.caps.is_some() && fills).then(|| {
             let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
             let chunk = if st.out.raw.is_some() {
                 FILL_CHUNK
@@ -304,7 +307,9 @@ impl FailoverSwitch {
                 Some(raw) if s.fill_silence => {
                     let rate = raw.info.rate();
                     if st.out.pos.is_none() {
+                        // Nothing went out yet: the output starts now.
                         st.out.clock = SampleClock::new(rt_now);
+                        st.out.pos = Some(rt_now);
                     }
                     let pos = st.out.clock.position(rate);
                     let frames = timeline::ns_to_frames(rt_now.saturating_sub(pos), rate);
@@ -314,7 +319,7 @@ impl FailoverSwitch {
                 }
                 Some(_) => return,
                 None => {
-                    let from = st.out.pos.unwrap_or(rt_now);
+                    let from = *st.out.pos.get_or_insert(rt_now);
                     if from < rt_now {
                         items.push(Item::Event(
                             gst::event::Gap::builder(gst::ClockTime::from_nseconds(from))
