@@ -35,6 +35,7 @@ impl FailoverSwitch {
         match event.view() {
             gst::EventView::StreamStart(_) => true,
             gst::EventView::Caps(c) => {
+                self.ensure_live(pad, input);
                 self.on_caps(input, c.caps_owned());
                 true
             }

@@ -144,17 +144,24 @@ impl FailoverSwitch {
         (start, start.saturating_add(duration))
     }
 
+    /// Asks upstream once whether it is live (on its first caps, segment or data),
+    /// so that an input that never delivers data still times out when live.
+    pub(super) fn ensure_live(&self, pad: &gst::Pad, input: Input) {
+        if self.lock_state().pad(input).live.is_some() {
+            return;
+        }
+        let mut q = gst::query::Latency::new();
+        let live = pad.peer_query(&mut q) && q.result().0;
+        gst::debug!(CAT, obj = pad, "upstream live: {live}");
+        let mut st = self.lock_state();
+        st.pad_mut(input).live = Some(live);
+        self.wake(&mut st);
+    }
+
     pub(super) fn sink_chain(&self, pad: &gst::Pad, buffer: gst::Buffer) -> FlowResult {
         let input = self.input_of(pad);
         let s = self.settings();
-        if self.lock_state().pad(input).live.is_none() {
-            let mut q = gst::query::Latency::new();
-            let live = pad.peer_query(&mut q) && q.result().0;
-            gst::debug!(CAT, obj = pad, "upstream live: {live}");
-            let mut st = self.lock_state();
-            st.pad_mut(input).live = Some(live);
-            self.wake(&mut st);
-        }
+        self.ensure_live(pad, input);
         let mut st = self.lock_state();
         if st.shutdown || st.pad(input).flushing {
             return Err(gst::FlowError::Flushing);
