@@ -56,19 +56,22 @@ impl FailoverSwitch {
                 self.on_eos(input);
                 true
             }
+            // A flush goes out on the active input, and on any input once the output
+            // has ended (EOS must be flushed away downstream before data can follow).
             gst::EventView::FlushStart(_) => {
-                let active = {
+                let forward = {
                     let mut st = self.lock_state();
                     let p = st.pad_mut(input);
                     p.flushing = true;
                     p.held.clear();
                     self.wake(&mut st);
-                    st.active == Some(input)
+                    st.active == Some(input) || st.out.eos_sent
                 };
-                !active || self.srcpad.push_event(event)
+                !forward || self.srcpad.push_event(event)
             }
             gst::EventView::FlushStop(f) => {
-                let active = {
+                let s = self.settings();
+                let forward = {
                     let mut st = self.lock_state();
                     let p = st.pad_mut(input);
                     p.flushing = false;
@@ -76,19 +79,21 @@ impl FailoverSwitch {
                     p.segment = gst::FormattedSegment::new();
                     let pnow = Self::policy_now(&st, None);
                     self.set_flag(&mut st, input, pnow, |h| h.eos = false);
-                    let active = st.active == Some(input);
-                    if active {
+                    let forward = st.active == Some(input) || st.out.eos_sent;
+                    if forward {
                         if f.resets_time() {
                             st.out.pos = None;
                         }
                         st.out.segment_pending = true;
                         st.out.eos_sent = false;
                     }
+                    // An input back from EOS may be taken again.
+                    self.evaluate(&mut st, &s, pnow);
                     drop(st);
                     self.emit();
-                    active
+                    forward
                 };
-                !active || self.srcpad.push_event(event)
+                !forward || self.srcpad.push_event(event)
             }
             gst::EventView::Gap(g) => {
                 self.on_gap(input, g.get());
