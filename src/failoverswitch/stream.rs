@@ -126,15 +126,27 @@ impl FailoverSwitch {
         self.wake(st);
     }
 
-    /// Running-time span of a buffer on its input.
-    pub(super) fn span(p: &PadState, out_pos: Option<u64>, buffer: &gst::BufferRef) -> (u64, u64) {
-        let start = buffer
+    /// Running-time span of a buffer on its input; `clock_rt` is the clock's running
+    /// time when live.
+    pub(super) fn span(
+        &self,
+        p: &PadState,
+        out_pos: Option<u64>,
+        clock_rt: Option<u64>,
+        buffer: &gst::BufferRef,
+    ) -> (u64, u64) {
+        let ts = buffer
             .pts()
             .and_then(|pts| p.segment.to_running_time(pts))
-            .map(gst::ClockTime::nseconds)
-            .or(p.position)
-            .or(out_pos)
-            .unwrap_or(0);
+            .map(gst::ClockTime::nseconds);
+        let (start, overruled) = timeline::place(ts, clock_rt, p.position, out_pos);
+        if overruled {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "running time {ts:?} is too far from the clock's {clock_rt:?}: placed at {start}"
+            );
+        }
         let duration = match p.raw {
             Some((rate, bpf)) => timeline::frames_to_ns((buffer.size() / bpf) as u64, rate),
             None => buffer
@@ -168,7 +180,11 @@ impl FailoverSwitch {
         }
         let live = st.live();
         let now = if live { self.clock_now() } else { None };
-        let (start, end) = Self::span(st.pad(input), st.out.pos, &buffer);
+        let base = self.obj().base_time();
+        let clock_rt = now
+            .zip(base)
+            .map(|(n, b)| n.saturating_sub(b.nseconds()));
+        let (start, end) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
         {
             let p = st.pad_mut(input);
             p.last_data = now.or(p.last_data);

@@ -15,6 +15,31 @@ pub const ALIGN_THRESHOLD: u64 = 40_000_000;
 /// Holes longer than this are not filled with silence: the output jumps instead.
 pub const MAX_FILL: u64 = 10 * SECOND;
 
+/// Live: timestamps whose running time is further than this from the clock's running
+/// time are not believed (a live source's data is never hours ahead of the clock, and
+/// data this far behind it would be dropped as too late anyway).
+pub const LIVE_TRUST: u64 = MAX_FILL;
+
+/// Running time at which an input's buffer starts: its timestamp's (`ts`) if it has
+/// one and, when live, the clock's running time (`clock`) is within [`LIVE_TRUST`]
+/// of it; otherwise right after the input's previous data (`previous`), else at the
+/// clock, else at the output position. Returns the start and whether a timestamp was
+/// overruled.
+pub fn place(
+    ts: Option<u64>,
+    clock: Option<u64>,
+    previous: Option<u64>,
+    out_pos: Option<u64>,
+) -> (u64, bool) {
+    let trusted = ts.filter(|&t| clock.is_none_or(|c| t.abs_diff(c) <= LIVE_TRUST));
+    let start = trusted
+        .or(previous)
+        .or(clock)
+        .or(out_pos)
+        .unwrap_or(0);
+    (start, ts.is_some() && trusted.is_none())
+}
+
 /// Frames (samples per channel) for a duration at `rate`, rounded to nearest.
 pub fn ns_to_frames(ns: u64, rate: u32) -> u64 {
     ((ns as u128 * rate as u128 + SECOND as u128 / 2) / SECOND as u128) as u64
@@ -218,6 +243,28 @@ mod tests {
                 jump: false
             }
         );
+    }
+
+    #[test]
+    fn live_timestamps_far_from_the_clock_are_not_believed() {
+        let hour = 3600 * SECOND;
+        // Not live: timestamps are always believed.
+        assert_eq!(place(Some(hour), None, Some(MS), Some(MS)), (hour, false));
+        // Live, near the clock (latency, jitter): believed.
+        assert_eq!(place(Some(990 * MS), Some(SECOND), None, None), (990 * MS, false));
+        // Hours ahead or far behind the clock: after the input's previous data.
+        assert_eq!(
+            place(Some(hour), Some(SECOND), Some(980 * MS), None),
+            (980 * MS, true)
+        );
+        assert_eq!(
+            place(Some(0), Some(hour), Some(hour - 20 * MS), None),
+            (hour - 20 * MS, true)
+        );
+        // Without timestamps: previous data, then the clock, then the output.
+        assert_eq!(place(None, Some(SECOND), None, Some(MS)), (SECOND, false));
+        assert_eq!(place(None, None, None, Some(MS)), (MS, false));
+        assert_eq!(place(None, None, None, None), (0, false));
     }
 
     #[test]
