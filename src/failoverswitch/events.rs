@@ -41,12 +41,19 @@ impl FailoverSwitch {
             }
             gst::EventView::Segment(e) => {
                 match e.segment().downcast_ref::<gst::ClockTime>() {
-                    Some(seg) => self.lock_state().pad_mut(input).segment = seg.clone(),
+                    Some(seg) => {
+                        let mut st = self.lock_state();
+                        st.pad_mut(input).segment = seg.clone();
+                        st.pad_mut(input).time_segment = true;
+                    }
                     None => {
-                        self.lock_state().notes.push(Note::Warning(format!(
+                        let mut st = self.lock_state();
+                        st.pad_mut(input).time_segment = false;
+                        st.notes.push(Note::Warning(format!(
                             "{} input: segment is not in TIME format; its timestamps are ignored",
                             input.name()
                         )));
+                        drop(st);
                         self.emit();
                     }
                 }
@@ -77,6 +84,7 @@ impl FailoverSwitch {
                     p.flushing = false;
                     p.position = None;
                     p.segment = gst::FormattedSegment::new();
+                    p.time_segment = true;
                     let pnow = Self::policy_now(&st, None);
                     self.set_flag(&mut st, input, pnow, |h| h.eos = false);
                     let forward = st.active == Some(input) || st.out.eos_sent;

@@ -22,6 +22,8 @@ pub struct Held {
 /// One input.
 pub struct PadState {
     pub segment: gst::FormattedSegment<gst::ClockTime>,
+    /// False after a segment in another format than TIME: timestamps are ignored.
+    pub time_segment: bool,
     pub caps: Option<gst::Caps>,
     pub health: InputHealth,
     /// Reason given by an upstream `healthprobe` while it says unhealthy.
@@ -48,6 +50,7 @@ impl Default for PadState {
     fn default() -> Self {
         Self {
             segment: gst::FormattedSegment::new(),
+            time_segment: true,
             caps: None,
             health: InputHealth::default(),
             probe_reason: None,

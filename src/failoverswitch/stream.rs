@@ -137,6 +137,7 @@ impl FailoverSwitch {
     ) -> (u64, u64) {
         let ts = buffer
             .pts()
+            .filter(|_| p.time_segment)
             .and_then(|pts| p.segment.to_running_time(pts))
             .map(gst::ClockTime::nseconds);
         let (start, overruled) = timeline::place(ts, clock_rt, p.position, out_pos);
