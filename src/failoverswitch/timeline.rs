@@ -15,23 +15,28 @@ pub const ALIGN_THRESHOLD: u64 = 40_000_000;
 /// Holes longer than this are not filled with silence: the output jumps instead.
 pub const MAX_FILL: u64 = 10 * SECOND;
 
-/// Live: timestamps whose running time is further than this from the clock's running
-/// time are not believed (a live source's data is never hours ahead of the clock, and
-/// data this far behind it would be dropped as too late anyway).
-pub const LIVE_TRUST: u64 = MAX_FILL;
+/// Timestamps whose running time is further than this from the clock's running time
+/// (live), or this far behind the input's own previous data, are not believed: a
+/// live source's data is never hours ahead of the clock, data this far behind it
+/// would be dropped as too late anyway, and a stream whose time goes back this far
+/// without a flush has restarted its timestamps.
+pub const TRUST_WINDOW: u64 = MAX_FILL;
 
 /// Running time at which an input's buffer starts: its timestamp's (`ts`) if it has
-/// one and, when live, the clock's running time (`clock`) is within [`LIVE_TRUST`]
-/// of it; otherwise right after the input's previous data (`previous`), else at the
-/// clock, else at the output position. Returns the start and whether a timestamp was
-/// overruled.
+/// one that is believable (see [`TRUST_WINDOW`]; `clock` is the clock's running time
+/// when live); otherwise right after the input's previous data (`previous`), else at
+/// the clock, else at the output position. Returns the start and whether a timestamp
+/// was overruled.
 pub fn place(
     ts: Option<u64>,
     clock: Option<u64>,
     previous: Option<u64>,
     out_pos: Option<u64>,
 ) -> (u64, bool) {
-    let trusted = ts.filter(|&t| clock.is_none_or(|c| t.abs_diff(c) <= LIVE_TRUST));
+    let trusted = ts.filter(|&t| {
+        clock.is_none_or(|c| t.abs_diff(c) <= TRUST_WINDOW)
+            && previous.is_none_or(|p| t.saturating_add(TRUST_WINDOW) >= p)
+    });
     let start = trusted
         .or(previous)
         .or(clock)
@@ -246,10 +251,12 @@ mod tests {
     }
 
     #[test]
-    fn live_timestamps_far_from_the_clock_are_not_believed() {
+    fn timestamps_far_from_the_clock_or_far_back_are_not_believed() {
         let hour = 3600 * SECOND;
-        // Not live: timestamps are always believed.
+        // Not live: timestamps are believed, unless they go far back.
         assert_eq!(place(Some(hour), None, Some(MS), Some(MS)), (hour, false));
+        assert_eq!(place(Some(SECOND), None, Some(5 * SECOND), None), (SECOND, false));
+        assert_eq!(place(Some(SECOND), None, Some(hour), None), (hour, true));
         // Live, near the clock (latency, jitter): believed.
         assert_eq!(place(Some(990 * MS), Some(SECOND), None, None), (990 * MS, false));
         // Hours ahead or far behind the clock: after the input's previous data.
