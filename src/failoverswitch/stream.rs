@@ -182,9 +182,7 @@ impl FailoverSwitch {
         let live = st.live();
         let now = if live { self.clock_now() } else { None };
         let base = self.obj().base_time();
-        let clock_rt = now
-            .zip(base)
-            .map(|(n, b)| n.saturating_sub(b.nseconds()));
+        let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
         let (start, end) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
         {
             let p = st.pad_mut(input);

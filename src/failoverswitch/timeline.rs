@@ -37,11 +37,7 @@ pub fn place(
         clock.is_none_or(|c| t.abs_diff(c) <= TRUST_WINDOW)
             && previous.is_none_or(|p| t.saturating_add(TRUST_WINDOW) >= p)
     });
-    let start = trusted
-        .or(previous)
-        .or(clock)
-        .or(out_pos)
-        .unwrap_or(0);
+    let start = trusted.or(previous).or(clock).or(out_pos).unwrap_or(0);
     (start, ts.is_some() && trusted.is_none())
 }
 
@@ -255,10 +251,16 @@ mod tests {
         let hour = 3600 * SECOND;
         // Not live: timestamps are believed, unless they go far back.
         assert_eq!(place(Some(hour), None, Some(MS), Some(MS)), (hour, false));
-        assert_eq!(place(Some(SECOND), None, Some(5 * SECOND), None), (SECOND, false));
+        assert_eq!(
+            place(Some(SECOND), None, Some(5 * SECOND), None),
+            (SECOND, false)
+        );
         assert_eq!(place(Some(SECOND), None, Some(hour), None), (hour, true));
         // Live, near the clock (latency, jitter): believed.
-        assert_eq!(place(Some(990 * MS), Some(SECOND), None, None), (990 * MS, false));
+        assert_eq!(
+            place(Some(990 * MS), Some(SECOND), None, None),
+            (990 * MS, false)
+        );
         // Hours ahead or far behind the clock: after the input's previous data.
         assert_eq!(
             place(Some(hour), Some(SECOND), Some(980 * MS), None),
