@@ -122,12 +122,33 @@ fn state_changes_from_another_thread_while_switching() {
     let (pipeline, switch, rx) = live_pipeline();
     pipeline.set_state(gst::State::Playing).unwrap();
     expect_flow(&rx, 5);
+    // One thread toggles the active input and reads the statistics as fast as it
+    // can, while another changes the pipeline's state.
     let done = Arc::new(AtomicUsize::new(0));
-    let d = done.clone();
+    let toggles = Arc::new(AtomicUsize::new(0));
+    let pads = [
+        switch.static_pad("primary").unwrap(),
+        switch.static_pad("secondary").unwrap(),
+    ];
+    let (s, d, n) = (switch.clone(), done.clone(), toggles.clone());
+    let toggler = std::thread::spawn(move || {
+        while d.load(Ordering::SeqCst) == 0 {
+            let k = n.fetch_add(1, Ordering::SeqCst);
+            s.set_property("active-pad", &pads[k % 2]);
+            let _: gst::Structure = s.property("stats");
+            std::thread::yield_now();
+        }
+    });
     let p = pipeline.clone();
-    let changer = std::thread::spawn(move || {
+    let n = toggles.clone();
+    let (steps, rx) = bounded("state changes while toggling active-pad", move || {
         let mut steps = Vec::new();
         for round in 0..6 {
+            // Each round overlaps with toggling.
+            let at = n.load(Ordering::SeqCst);
+            while n.load(Ordering::SeqCst) < at + 2 {
+                std::thread::yield_now();
+            }
             let target = if round % 2 == 0 {
                 gst::State::Paused
             } else {
@@ -138,27 +159,11 @@ fn state_changes_from_another_thread_while_switching() {
             // Data flows again before the next change.
             steps.push(rx.recv_timeout(BOUND).is_ok());
         }
-        d.store(1, Ordering::SeqCst);
         (steps, rx)
     });
-    // Meanwhile: toggle the active input and read the statistics as fast as possible.
-    let pads = [
-        switch.static_pad("primary").unwrap(),
-        switch.static_pad("secondary").unwrap(),
-    ];
-    let s = switch.clone();
-    let toggles = bounded("toggling active-pad during state changes", move || {
-        let mut n = 0usize;
-        while done.load(Ordering::SeqCst) == 0 {
-            s.set_property("active-pad", &pads[n % 2]);
-            let _: gst::Structure = s.property("stats");
-            n += 1;
-            std::thread::yield_now();
-        }
-        n
-    });
-    assert!(toggles > 0);
-    let (steps, rx) = changer.join().unwrap();
+    done.store(1, Ordering::SeqCst);
+    bounded("stopping the toggler", move || toggler.join().is_ok());
+    assert!(toggles.load(Ordering::SeqCst) >= 12);
     assert!(steps.iter().all(|ok| *ok), "{steps:?}");
     // Still PLAYING and still flowing.
     assert_eq!(
