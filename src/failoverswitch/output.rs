@@ -171,21 +171,29 @@ impl FailoverSwitch {
             mut buffer,
         } = held;
         let duration = end - start;
-        if st.out.just_switched
-            && (!timeline::keep_encoded(st.out.pos, start, duration)
-                || buffer.flags().contains(gst::BufferFlags::DELTA_UNIT))
+        // Audio codecs never reorder: a unit mostly before the output position is a
+        // duplicate or a step back in time, not a B-frame, and goes like one before
+        // a switch point.
+        let audio = st
+            .out
+            .desc
+            .as_ref()
+            .is_some_and(|d| d.media_type.starts_with("audio/"));
+        let before = !timeline::keep_encoded(st.out.pos, start, duration);
+        if (st.out.just_switched || audio) && before
+            || st.out.just_switched && buffer.flags().contains(gst::BufferFlags::DELTA_UNIT)
         {
             gst::log!(
                 CAT,
                 imp = self,
-                "dropping {} unit before the switch point",
+                "dropping {} unit before the output position",
                 input.name()
             );
             st.pad_mut(input).dropped += 1;
             return;
         }
         let pts = match st.out.pos {
-            Some(o) if st.out.just_switched && start < o => o,
+            Some(o) if (st.out.just_switched || audio) && start < o => o,
             _ => start,
         };
         if let Some(o) = st.out.pos.filter(|&o| pts > o + ALIGN_THRESHOLD) {
