@@ -228,6 +228,35 @@ fn backward_and_duplicated_timestamps_never_overlap() {
 }
 
 #[test]
+fn encoded_audio_duplicates_and_steps_back_never_overlap() {
+    let aac = "audio/mpeg,mpegversion=4,stream-format=adts,rate=48000,channels=2";
+    let mut t = Live::with_caps(&[("timeout", ms(500).into())], aac, aac);
+    // 20 ms units: in order, duplicated, half a unit back, far back, missing.
+    for (now, pts) in [(0, Some(0)), (20, Some(20)), (40, Some(40)), (41, Some(40))]
+        .into_iter()
+        .chain([
+            (42, Some(30)),
+            (60, Some(60)),
+            (61, Some(0)),
+            (80, None),
+            (100, Some(95)),
+        ])
+    {
+        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        let mut b = encoded_buffer(0);
+        b.get_mut()
+            .unwrap()
+            .set_pts(pts.map(gst::ClockTime::from_mseconds));
+        t.hp.push(b).unwrap();
+        let _ = t.hs.push(encoded_buffer(now));
+    }
+    let out = t.pull_all();
+    let pts: Vec<_> = out.iter().map(|b| b.pts().unwrap().mseconds()).collect();
+    assert_eq!(pts, vec![0, 20, 40, 60, 80, 100]);
+    assert!(t.switches().is_empty());
+}
+
+#[test]
 fn timestamps_jumping_hours_ahead_do_not_stall_a_live_output() {
     const HOURS: u64 = 3 * 3600 * 1000;
     let mut t = Live::new(&[("timeout", ms(500).into()), ("crossfade", 0u64.into())]);
