@@ -2,9 +2,11 @@
 //! Bad input must never crash the process, deadlock the pipeline or stop the output
 //! (SPEC "Errors and bad input"), for `failoverswitch` and `healthprobe`.
 //!
-//! Timing runs on a test clock (gst-check harnesses); whatever could hang runs in a
-//! thread joined with a bounded wait, so a deadlock fails the test instead of
-//! hanging it.
+//! This file: `failoverswitch` fed bad data through two gst-check harnesses on a
+//! test clock. `robustness/threads.rs`: re-entrant handlers, state changes while
+//! data flows and switches, non-live pipelines with bad timestamps (each run in a
+//! thread joined with a bounded wait, so that a deadlock fails instead of hanging).
+//! `robustness/healthprobe.rs`: the same bad input for `healthprobe`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -101,8 +103,6 @@ fn assert_contiguous_frames(out: &[gst::Buffer]) {
 fn output_events(t: &mut Live) -> Vec<gst::Event> {
     std::iter::from_fn(|| t.hp.try_pull_event()).collect()
 }
-
-// ---------------------------------------------------------------- failoverswitch
 
 #[test]
 fn garbage_sizes_and_bytes_never_break_the_output() {
