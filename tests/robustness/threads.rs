@@ -295,3 +295,64 @@ fn non_live_bad_timestamps_reach_eos() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn non_live_state_changes_while_a_standby_waits() {
+    init();
+    // Non-live: the standby's streaming thread blocks until the output reaches its
+    // data, and in PAUSED the active one blocks in the sink's preroll. (async=false:
+    // a GstBin cannot be re-targeted reliably while its own async change is being
+    // continued, which is not what this test is about.)
+    let pipeline = gst::parse::launch(
+        "failoverswitch name=s timeout=300000000 crossfade=10000000 ! fakesink name=sink sync=false async=false \
+         audiotestsrc num-buffers=2000 samplesperbuffer=480 ! audio/x-raw,rate=48000,channels=1 ! s.primary \
+         audiotestsrc num-buffers=2000 samplesperbuffer=480 ! audio/x-raw,rate=48000,channels=1 ! s.secondary",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let switch = pipeline.by_name("s").unwrap();
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(b) = info.buffer() {
+                let _ = tx.lock().unwrap().send(end_of(&b.to_owned()));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let p = pipeline.clone();
+    let end = bounded(
+        "non-live pipeline paused and resumed while switching",
+        move || {
+            let bus = p.bus().unwrap();
+            let pads = [
+                switch.static_pad("secondary").unwrap(),
+                switch.static_pad("primary").unwrap(),
+            ];
+            p.set_state(gst::State::Playing).unwrap();
+            for round in 0..5 {
+                // Some data went out; then pause, switch by hand, resume.
+                rx.recv_timeout(BOUND).expect("data flows");
+                p.set_state(gst::State::Paused).unwrap();
+                switch.set_property("active-pad", &pads[round % 2]);
+                let _: gst::Structure = switch.property("stats");
+                p.set_state(gst::State::Playing).unwrap();
+            }
+            let msg = bus.timed_pop_filtered(
+                gst::ClockTime::from_seconds(8),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            );
+            p.set_state(gst::State::Null).unwrap();
+            let last = rx.try_iter().last();
+            (msg.map(|m| m.type_()), last)
+        },
+    );
+    assert_eq!(end.0, Some(gst::MessageType::Eos));
+    // Both inputs carried 20 s; the output reached their end.
+    assert_eq!(end.1, Some(ms(20_000)));
+}
