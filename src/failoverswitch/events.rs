@@ -9,7 +9,7 @@ use super::CapsCheck;
 use super::capscheck;
 use super::imp::{CAT, FailoverSwitch, Settings};
 use super::policy::Input;
-use super::state::{Note, State, caps_desc, raw_format};
+use super::state::{Note, State, caps_desc, clock_time, raw_format};
 use super::stream::{FILL_CHUNK, GAP_CHUNK, Item};
 use super::timeline::{self, SampleClock};
 use crate::health_event;
@@ -220,7 +220,7 @@ impl FailoverSwitch {
             else {
                 return;
             };
-            let end = start + dur.map_or(0, |d| d.nseconds());
+            let end = start.saturating_add(dur.map_or(0, |d| d.nseconds()));
             let p = st.pad_mut(input);
             p.last_data = now.or(p.last_data);
             p.position = Some(p.position.map_or(end, |x| x.max(end)));
@@ -230,8 +230,8 @@ impl FailoverSwitch {
             self.initial_events(&mut st, &mut items);
             let from = st.out.pos.map_or(start, |o| o.max(start));
             items.push(Item::Event(
-                gst::event::Gap::builder(gst::ClockTime::from_nseconds(from))
-                    .duration(gst::ClockTime::from_nseconds(end - from))
+                gst::event::Gap::builder(clock_time(from))
+                    .duration(clock_time(end - from))
                     .build(),
             ));
             st.out.pos = Some(end);
@@ -261,7 +261,9 @@ impl FailoverSwitch {
             } else {
                 GAP_CHUNK
             };
-            st.out.pos.map_or(0, |o| base + o + chunk)
+            st.out
+                .pos
+                .map_or(0, |o| base.saturating_add(o).saturating_add(chunk))
         });
         timeouts.chain(fill).min()
     }
@@ -286,7 +288,7 @@ impl FailoverSwitch {
             drop(self.cond.wait(st));
             return;
         };
-        let id = clock.new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
+        let id = clock.new_single_shot_id(clock_time(deadline));
         st.clock_id = Some(id.clone());
         drop(st);
         let _ = id.wait();
@@ -336,8 +338,8 @@ impl FailoverSwitch {
                     let from = *st.out.pos.get_or_insert(rt_now);
                     if from < rt_now {
                         items.push(Item::Event(
-                            gst::event::Gap::builder(gst::ClockTime::from_nseconds(from))
-                                .duration(gst::ClockTime::from_nseconds(rt_now - from))
+                            gst::event::Gap::builder(clock_time(from))
+                                .duration(clock_time(rt_now - from))
                                 .build(),
                         ));
                         st.out.pos = Some(rt_now);

@@ -7,7 +7,7 @@ use gst::subclass::prelude::*;
 use super::fade::{self, Outgoing};
 use super::imp::{CAT, FailoverSwitch};
 use super::policy::Input;
-use super::state::{Fade, Held, PadState, RawFormat, State};
+use super::state::{Fade, Held, PadState, RawFormat, State, clock_time};
 use super::stream::Item;
 use super::timeline::{self, ALIGN_THRESHOLD, RawPlan, SampleClock};
 
@@ -30,12 +30,12 @@ impl FailoverSwitch {
             if let Ok(mut map) = b.map_writable() {
                 raw.info.format_info().fill_silence(&mut map);
             }
-            b.set_pts(gst::ClockTime::from_nseconds(pts));
-            b.set_duration(gst::ClockTime::from_nseconds(duration));
+            b.set_pts(clock_time(pts));
+            b.set_duration(clock_time(duration));
             b.set_flags(gst::BufferFlags::GAP);
             Self::mark(st, b);
         }
-        st.out.pos = Some(pts + duration);
+        st.out.pos = Some(pts.saturating_add(duration));
         Some(buffer)
     }
 
@@ -149,12 +149,12 @@ impl FailoverSwitch {
             }
         }
         let (pts, duration) = st.out.clock.advance(n, rate);
-        b.set_pts(gst::ClockTime::from_nseconds(pts));
+        b.set_pts(clock_time(pts));
         b.set_dts(gst::ClockTime::NONE);
-        b.set_duration(gst::ClockTime::from_nseconds(duration));
+        b.set_duration(clock_time(duration));
         Self::mark(st, b);
-        st.out.pos = Some(pts + duration);
-        st.pad_mut(input).active_time += duration;
+        st.out.pos = Some(pts.saturating_add(duration));
+        st.pad_mut(input).active_time = st.pad(input).active_time.saturating_add(duration);
         items.push(Item::Buffer(buffer));
     }
 
@@ -196,9 +196,13 @@ impl FailoverSwitch {
             Some(o) if (st.out.just_switched || audio) && start < o => o,
             _ => start,
         };
-        if let Some(o) = st.out.pos.filter(|&o| pts > o + ALIGN_THRESHOLD) {
-            let gap = gst::event::Gap::builder(gst::ClockTime::from_nseconds(o))
-                .duration(gst::ClockTime::from_nseconds(pts - o))
+        if let Some(o) = st
+            .out
+            .pos
+            .filter(|&o| pts > o.saturating_add(ALIGN_THRESHOLD))
+        {
+            let gap = gst::event::Gap::builder(clock_time(o))
+                .duration(clock_time(pts - o))
                 .build();
             items.push(Item::Event(gap));
         }
@@ -208,12 +212,12 @@ impl FailoverSwitch {
             .dts()
             .and_then(|d| p.segment.to_running_time(d))
             .map(|d| d.nseconds().saturating_add(pts - start));
-        b.set_pts(gst::ClockTime::from_nseconds(pts));
-        b.set_dts(dts.map(gst::ClockTime::from_nseconds));
+        b.set_pts(clock_time(pts));
+        b.set_dts(dts.map(clock_time));
         Self::mark(st, b);
-        let new_end = pts + duration;
+        let new_end = pts.saturating_add(duration);
         st.out.pos = Some(st.out.pos.map_or(new_end, |o| o.max(new_end)));
-        st.pad_mut(input).active_time += duration;
+        st.pad_mut(input).active_time = st.pad(input).active_time.saturating_add(duration);
         items.push(Item::Buffer(buffer));
     }
 }
@@ -230,7 +234,7 @@ fn apply_fade(
     n: u64,
 ) {
     let (rate, bpf) = (raw.info.rate(), raw.info.bpf() as usize);
-    let out_end = out_pts + timeline::frames_to_ns(n, rate);
+    let out_end = out_pts.saturating_add(timeline::frames_to_ns(n, rate));
     let maps: Vec<_> = outgoing
         .into_iter()
         .flat_map(|p| p.held.iter())

@@ -212,6 +212,12 @@ pub enum Note {
     Warning(String),
 }
 
+/// A running time as a `ClockTime`, saturated below `GST_CLOCK_TIME_NONE` (bad
+/// timestamps near the end of time must not turn into "no time", nor panic).
+pub fn clock_time(ns: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(ns.min(gst::ClockTime::MAX.nseconds()))
+}
+
 /// Reduces caps to the description the compatibility check works on.
 pub fn caps_desc(caps: &gst::CapsRef) -> CapsDesc {
     let Some(s) = caps.structure(0) else {

@@ -191,7 +191,9 @@ impl FailoverSwitch {
             if end > start {
                 p.last_duration = end - start;
             }
-            let hole = p.position.is_some_and(|pos| start > pos + ALIGN_THRESHOLD);
+            let hole = p
+                .position
+                .is_some_and(|pos| start > pos.saturating_add(ALIGN_THRESHOLD));
             p.position = Some(p.position.map_or(end, |pos| pos.max(end)));
             if hole {
                 // An interruption restarts the restore hold-off.
@@ -242,7 +244,7 @@ impl FailoverSwitch {
             p.drop_held_before(out_pos);
             let standby_done = live || p.held.is_empty();
             if standby_done {
-                p.cap_held(s.timeout + HELD_MARGIN);
+                p.cap_held(s.timeout.saturating_add(HELD_MARGIN));
             }
             drop(st);
             self.emit();

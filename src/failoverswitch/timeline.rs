@@ -51,7 +51,8 @@ pub fn frames_to_ns(frames: u64, rate: u32) -> u64 {
     if rate == 0 {
         return 0;
     }
-    ((frames as u128 * SECOND as u128 + rate as u128 / 2) / rate as u128) as u64
+    let ns = (frames as u128 * SECOND as u128 + rate as u128 / 2) / rate as u128;
+    u64::try_from(ns).unwrap_or(u64::MAX)
 }
 
 /// How one raw audio buffer goes out.
@@ -151,14 +152,14 @@ impl SampleClock {
 
     /// Output time of the next frame.
     pub fn position(&self, rate: u32) -> u64 {
-        self.anchor + frames_to_ns(self.frames, rate)
+        self.anchor.saturating_add(frames_to_ns(self.frames, rate))
     }
 
     /// Advances by `frames`; returns (pts, duration) of that span.
     pub fn advance(&mut self, frames: u64, rate: u32) -> (u64, u64) {
         let pts = self.position(rate);
-        self.frames += frames;
-        (pts, self.position(rate) - pts)
+        self.frames = self.frames.saturating_add(frames);
+        (pts, self.position(rate).saturating_sub(pts))
     }
 }
 
