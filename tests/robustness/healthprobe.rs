@@ -73,6 +73,10 @@ fn healthprobe_passes_garbage_and_keeps_judging() {
         &mut h,
         raw(junk(50 * 1024 * 1024, 10), Some(ms(3 * 3600 * 1000 + 10))),
     );
+    // The end of time, with the longest duration there is.
+    let mut end = raw(junk(3840, 11), Some(gst::ClockTime::MAX.nseconds()));
+    end.get_mut().unwrap().set_duration(gst::ClockTime::MAX);
+    step(&mut h, end);
     assert!(h.element().unwrap().property::<bool>("healthy"));
     // Then digital silence: still judged as silence after silence-duration.
     for k in 0..30u64 {

@@ -356,3 +356,20 @@ fn non_live_state_changes_while_a_standby_waits() {
     // Both inputs carried 20 s; the output reached their end.
     assert_eq!(end.1, Some(ms(20_000)));
 }
+
+#[test]
+fn non_live_timestamps_at_the_end_of_time_reach_eos() {
+    let (out, _) = non_live_with(|k, b| {
+        if (100..=101).contains(&k) {
+            b.set_pts(gst::ClockTime::MAX);
+        }
+        if k == 102 {
+            b.set_pts(gst::ClockTime::MAX - gst::ClockTime::from_mseconds(5));
+        }
+    });
+    // No panic (arithmetic overflow, or a time turned into GST_CLOCK_TIME_NONE):
+    // the pipeline reached EOS, every output buffer is timestamped and the content
+    // went on (stamped at the end of time, where the input left it).
+    assert!(out.iter().all(|b| b.pts().is_some()));
+    assert!(total_frames(&out) >= 290 * 480, "{}", total_frames(&out));
+}
