@@ -8,7 +8,7 @@ use gst::subclass::prelude::*;
 use super::capscheck;
 use super::imp::{CAT, FailoverSwitch, Settings};
 use super::policy::Input;
-use super::state::{Note, State, caps_desc, raw_format};
+use super::state::{Note, State, caps_desc, clock_time, raw_format};
 use super::stream::{FILL_CHUNK, GAP_CHUNK, Item};
 use super::timeline::{self, SampleClock};
 use crate::health_event;
@@ -34,17 +34,25 @@ impl FailoverSwitch {
         match event.view() {
             gst::EventView::StreamStart(_) => true,
             gst::EventView::Caps(c) => {
+                self.ensure_live(pad, input);
                 self.on_caps(input, c.caps_owned());
                 true
             }
             gst::EventView::Segment(e) => {
                 match e.segment().downcast_ref::<gst::ClockTime>() {
-                    Some(seg) => self.lock_state().pad_mut(input).segment = seg.clone(),
+                    Some(seg) => {
+                        let mut st = self.lock_state();
+                        st.pad_mut(input).segment = seg.clone();
+                        st.pad_mut(input).time_segment = true;
+                    }
                     None => {
-                        self.lock_state().notes.push(Note::Warning(format!(
+                        let mut st = self.lock_state();
+                        st.pad_mut(input).time_segment = false;
+                        st.notes.push(Note::Warning(format!(
                             "{} input: segment is not in TIME format; its timestamps are ignored",
                             input.name()
                         )));
+                        drop(st);
                         self.emit();
                     }
                 }
@@ -54,38 +62,44 @@ impl FailoverSwitch {
                 self.on_eos(input);
                 true
             }
+            // A flush goes out on the active input, and on any input once the output
+            // has ended (EOS must be flushed away downstream before data can follow).
             gst::EventView::FlushStart(_) => {
-                let active = {
+                let forward = {
                     let mut st = self.lock_state();
                     let p = st.pad_mut(input);
                     p.flushing = true;
                     p.held.clear();
                     self.wake(&mut st);
-                    st.active == Some(input)
+                    st.active == Some(input) || st.out.eos_sent
                 };
-                !active || self.srcpad.push_event(event)
+                !forward || self.srcpad.push_event(event)
             }
             gst::EventView::FlushStop(f) => {
-                let active = {
+                let s = self.settings();
+                let forward = {
                     let mut st = self.lock_state();
                     let p = st.pad_mut(input);
                     p.flushing = false;
                     p.position = None;
                     p.segment = gst::FormattedSegment::new();
+                    p.time_segment = true;
                     let pnow = Self::policy_now(&st, None);
                     self.set_flag(&mut st, input, pnow, |h| h.eos = false);
-                    let active = st.active == Some(input);
-                    if active {
+                    let forward = st.active == Some(input) || st.out.eos_sent;
+                    if forward {
                         if f.resets_time() {
                             st.out.pos = None;
                         }
                         st.out.segment_pending = true;
                         st.out.eos_sent = false;
                     }
+                    // An input back from EOS may be taken again.
+                    self.evaluate(&mut st, &s, pnow);
                     self.unlock(st);
-                    active
+                    forward
                 };
-                !active || self.srcpad.push_event(event)
+                !forward || self.srcpad.push_event(event)
             }
             gst::EventView::Gap(g) => {
                 self.on_gap(input, g.get());
@@ -225,7 +239,7 @@ impl FailoverSwitch {
             else {
                 return;
             };
-            let end = start + dur.map_or(0, |d| d.nseconds());
+            let end = start.saturating_add(dur.map_or(0, |d| d.nseconds()));
             let p = st.pad_mut(input);
             p.last_data = now.or(p.last_data);
             p.position = Some(p.position.map_or(end, |x| x.max(end)));
@@ -235,8 +249,8 @@ impl FailoverSwitch {
             self.initial_events(&mut st, &mut items);
             let from = st.out.pos.map_or(start, |o| o.max(start));
             items.push(Item::Event(
-                gst::event::Gap::builder(gst::ClockTime::from_nseconds(from))
-                    .duration(gst::ClockTime::from_nseconds(end - from))
+                gst::event::Gap::builder(clock_time(from))
+                    .duration(clock_time(end - from))
                     .build(),
             ));
             st.out.pos = Some(end);
@@ -256,14 +270,19 @@ impl FailoverSwitch {
                     .or(st.playing_since)
                     .map(|t| t.saturating_add(s.timeout))
             });
-        let fill = (st.active.is_none() && st.out.caps.is_some()).then(|| {
+        // Raw audio without fill-silence has nothing to send: no filler deadline
+        // (it would be in the past at once and spin the task).
+        let fills = st.out.raw.is_none() || s.fill_silence;
+        let fill = (st.active.is_none() && st.out.caps.is_some() && fills).then(|| {
             let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
             let chunk = if st.out.raw.is_some() {
                 FILL_CHUNK
             } else {
                 GAP_CHUNK
             };
-            st.out.pos.map_or(0, |o| base + o + chunk)
+            st.out
+                .pos
+                .map_or(0, |o| base.saturating_add(o).saturating_add(chunk))
         });
         timeouts.chain(fill).min()
     }
@@ -288,7 +307,7 @@ impl FailoverSwitch {
             drop(self.cond.wait(st));
             return;
         };
-        let id = clock.new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
+        let id = clock.new_single_shot_id(clock_time(deadline));
         st.clock_id = Some(id.clone());
         drop(st);
         let _ = id.wait();
@@ -323,7 +342,9 @@ impl FailoverSwitch {
                 Some(raw) if s.fill_silence => {
                     let rate = raw.info.rate();
                     if st.out.pos.is_none() {
+                        // Nothing went out yet: the output starts now.
                         st.out.clock = SampleClock::new(rt_now);
+                        st.out.pos = Some(rt_now);
                     }
                     let pos = st.out.clock.position(rate);
                     let frames = timeline::ns_to_frames(rt_now.saturating_sub(pos), rate);
@@ -333,11 +354,11 @@ impl FailoverSwitch {
                 }
                 Some(_) => return,
                 None => {
-                    let from = st.out.pos.unwrap_or(rt_now);
+                    let from = *st.out.pos.get_or_insert(rt_now);
                     if from < rt_now {
                         items.push(Item::Event(
-                            gst::event::Gap::builder(gst::ClockTime::from_nseconds(from))
-                                .duration(gst::ClockTime::from_nseconds(rt_now - from))
+                            gst::event::Gap::builder(clock_time(from))
+                                .duration(clock_time(rt_now - from))
                                 .build(),
                         ));
                         st.out.pos = Some(rt_now);

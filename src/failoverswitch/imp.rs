@@ -9,7 +9,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::policy::{Input, Mode, PolicyConfig};
-use super::state::{Note, State};
+use super::state::{Note, State, clock_time};
 use super::{CapsCheck, FailoverMode};
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -151,7 +151,7 @@ impl FailoverSwitch {
                         Input::name_of(from),
                         Input::name_of(to),
                         reason.as_str(),
-                        gst::ClockTime::from_nseconds(running_time)
+                        clock_time(running_time)
                     );
                     let s = gst::Structure::builder("failover-switched")
                         .field("from", Input::name_of(from))

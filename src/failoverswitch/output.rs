@@ -7,7 +7,7 @@ use gst::subclass::prelude::*;
 use super::fade::{self, Outgoing};
 use super::imp::{CAT, FailoverSwitch};
 use super::policy::Input;
-use super::state::{Fade, Held, PadState, RawFormat, State};
+use super::state::{Fade, Held, PadState, RawFormat, State, clock_time};
 use super::stream::Item;
 use super::timeline::{self, ALIGN_THRESHOLD, RawPlan, SampleClock};
 
@@ -30,12 +30,12 @@ impl FailoverSwitch {
             if let Ok(mut map) = b.map_writable() {
                 raw.info.format_info().fill_silence(&mut map);
             }
-            b.set_pts(gst::ClockTime::from_nseconds(pts));
-            b.set_duration(gst::ClockTime::from_nseconds(duration));
+            b.set_pts(clock_time(pts));
+            b.set_duration(clock_time(duration));
             b.set_flags(gst::BufferFlags::GAP);
             Self::mark(st, b);
         }
-        st.out.pos = Some(pts + duration);
+        st.out.pos = Some(pts.saturating_add(duration));
         Some(buffer)
     }
 
@@ -65,6 +65,17 @@ impl FailoverSwitch {
         } = held;
         let (rate, bpf) = (raw.info.rate(), raw.info.bpf() as usize);
         let frames = (buffer.size() / bpf) as u64;
+        if frames == 0 {
+            gst::log!(
+                CAT,
+                imp = self,
+                "dropping {} buffer of {} bytes: no whole frame",
+                input.name(),
+                buffer.size()
+            );
+            st.pad_mut(input).dropped += 1;
+            return;
+        }
         let tolerance = if st.out.just_switched {
             timeline::frames_to_ns(1, rate) / 2
         } else {
@@ -102,9 +113,21 @@ impl FailoverSwitch {
             }
             st.out.discont = disc;
         }
-        if skip > 0 {
-            gst::debug!(CAT, imp = self, "trimming {skip} overlapping frames");
-            match buffer.copy_region(gst::BufferCopyFlags::all(), skip as usize * bpf..) {
+        let whole = frames as usize * bpf;
+        if buffer.size() != whole {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "{} buffer of {} bytes is not whole frames of {bpf} bytes: cutting the rest",
+                input.name(),
+                buffer.size()
+            );
+        }
+        if skip > 0 || buffer.size() != whole {
+            if skip > 0 {
+                gst::debug!(CAT, imp = self, "trimming {skip} overlapping frames");
+            }
+            match buffer.copy_region(gst::BufferCopyFlags::all(), skip as usize * bpf..whole) {
                 Ok(b) => buffer = b,
                 Err(_) => {
                     st.pad_mut(input).dropped += 1;
@@ -126,12 +149,12 @@ impl FailoverSwitch {
             }
         }
         let (pts, duration) = st.out.clock.advance(n, rate);
-        b.set_pts(gst::ClockTime::from_nseconds(pts));
+        b.set_pts(clock_time(pts));
         b.set_dts(gst::ClockTime::NONE);
-        b.set_duration(gst::ClockTime::from_nseconds(duration));
+        b.set_duration(clock_time(duration));
         Self::mark(st, b);
-        st.out.pos = Some(pts + duration);
-        st.pad_mut(input).active_time += duration;
+        st.out.pos = Some(pts.saturating_add(duration));
+        st.pad_mut(input).active_time = st.pad(input).active_time.saturating_add(duration);
         items.push(Item::Buffer(buffer));
     }
 
@@ -148,26 +171,38 @@ impl FailoverSwitch {
             mut buffer,
         } = held;
         let duration = end - start;
-        if st.out.just_switched
-            && (!timeline::keep_encoded(st.out.pos, start, duration)
-                || buffer.flags().contains(gst::BufferFlags::DELTA_UNIT))
+        // Audio codecs never reorder: a unit mostly before the output position is a
+        // duplicate or a step back in time, not a B-frame, and goes like one before
+        // a switch point.
+        let audio = st
+            .out
+            .desc
+            .as_ref()
+            .is_some_and(|d| d.media_type.starts_with("audio/"));
+        let before = !timeline::keep_encoded(st.out.pos, start, duration);
+        if (st.out.just_switched || audio) && before
+            || st.out.just_switched && buffer.flags().contains(gst::BufferFlags::DELTA_UNIT)
         {
             gst::log!(
                 CAT,
                 imp = self,
-                "dropping {} unit before the switch point",
+                "dropping {} unit before the output position",
                 input.name()
             );
             st.pad_mut(input).dropped += 1;
             return;
         }
         let pts = match st.out.pos {
-            Some(o) if st.out.just_switched && start < o => o,
+            Some(o) if (st.out.just_switched || audio) && start < o => o,
             _ => start,
         };
-        if let Some(o) = st.out.pos.filter(|&o| pts > o + ALIGN_THRESHOLD) {
-            let gap = gst::event::Gap::builder(gst::ClockTime::from_nseconds(o))
-                .duration(gst::ClockTime::from_nseconds(pts - o))
+        if let Some(o) = st
+            .out
+            .pos
+            .filter(|&o| pts > o.saturating_add(ALIGN_THRESHOLD))
+        {
+            let gap = gst::event::Gap::builder(clock_time(o))
+                .duration(clock_time(pts - o))
                 .build();
             items.push(Item::Event(gap));
         }
@@ -177,12 +212,12 @@ impl FailoverSwitch {
             .dts()
             .and_then(|d| p.segment.to_running_time(d))
             .map(|d| d.nseconds().saturating_add(pts - start));
-        b.set_pts(gst::ClockTime::from_nseconds(pts));
-        b.set_dts(dts.map(gst::ClockTime::from_nseconds));
+        b.set_pts(clock_time(pts));
+        b.set_dts(dts.map(clock_time));
         Self::mark(st, b);
-        let new_end = pts + duration;
+        let new_end = pts.saturating_add(duration);
         st.out.pos = Some(st.out.pos.map_or(new_end, |o| o.max(new_end)));
-        st.pad_mut(input).active_time += duration;
+        st.pad_mut(input).active_time = st.pad(input).active_time.saturating_add(duration);
         items.push(Item::Buffer(buffer));
     }
 }
@@ -199,7 +234,7 @@ fn apply_fade(
     n: u64,
 ) {
     let (rate, bpf) = (raw.info.rate(), raw.info.bpf() as usize);
-    let out_end = out_pts + timeline::frames_to_ns(n, rate);
+    let out_end = out_pts.saturating_add(timeline::frames_to_ns(n, rate));
     let maps: Vec<_> = outgoing
         .into_iter()
         .flat_map(|p| p.held.iter())

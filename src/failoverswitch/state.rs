@@ -23,6 +23,8 @@ pub struct Held {
 /// One input.
 pub struct PadState {
     pub segment: gst::FormattedSegment<gst::ClockTime>,
+    /// False after a segment in another format than TIME: timestamps are ignored.
+    pub time_segment: bool,
     pub caps: Option<gst::Caps>,
     pub health: InputHealth,
     /// Reason given by an upstream `healthprobe` while it says unhealthy.
@@ -49,6 +51,7 @@ impl Default for PadState {
     fn default() -> Self {
         Self {
             segment: gst::FormattedSegment::new(),
+            time_segment: true,
             caps: None,
             health: InputHealth::default(),
             probe_reason: None,
@@ -217,6 +220,12 @@ pub enum Note {
         reason: String,
     },
     Warning(String),
+}
+
+/// A running time as a `ClockTime`, saturated below `GST_CLOCK_TIME_NONE` (bad
+/// timestamps near the end of time must not turn into "no time", nor panic).
+pub fn clock_time(ns: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(ns.min(gst::ClockTime::MAX.nseconds()))
 }
 
 /// Reduces caps to the description the compatibility check works on.

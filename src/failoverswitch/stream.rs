@@ -127,15 +127,28 @@ impl FailoverSwitch {
         self.wake(st);
     }
 
-    /// Running-time span of a buffer on its input.
-    pub(super) fn span(p: &PadState, out_pos: Option<u64>, buffer: &gst::BufferRef) -> (u64, u64) {
-        let start = buffer
+    /// Running-time span of a buffer on its input; `clock_rt` is the clock's running
+    /// time when live.
+    pub(super) fn span(
+        &self,
+        p: &PadState,
+        out_pos: Option<u64>,
+        clock_rt: Option<u64>,
+        buffer: &gst::BufferRef,
+    ) -> (u64, u64) {
+        let ts = buffer
             .pts()
+            .filter(|_| p.time_segment)
             .and_then(|pts| p.segment.to_running_time(pts))
-            .map(gst::ClockTime::nseconds)
-            .or(p.position)
-            .or(out_pos)
-            .unwrap_or(0);
+            .map(gst::ClockTime::nseconds);
+        let (start, overruled) = timeline::place(ts, clock_rt, p.position, out_pos);
+        if overruled {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "running time {ts:?} is too far from the clock's {clock_rt:?}: placed at {start}"
+            );
+        }
         let duration = match p.raw {
             Some((rate, bpf)) => timeline::frames_to_ns((buffer.size() / bpf) as u64, rate),
             None => buffer
@@ -145,31 +158,44 @@ impl FailoverSwitch {
         (start, start.saturating_add(duration))
     }
 
+    /// Asks upstream once whether it is live (on its first caps, segment or data),
+    /// so that an input that never delivers data still times out when live.
+    pub(super) fn ensure_live(&self, pad: &gst::Pad, input: Input) {
+        if self.lock_state().pad(input).live.is_some() {
+            return;
+        }
+        let mut q = gst::query::Latency::new();
+        let live = pad.peer_query(&mut q) && q.result().0;
+        gst::debug!(CAT, obj = pad, "upstream live: {live}");
+        let mut st = self.lock_state();
+        st.pad_mut(input).live = Some(live);
+        self.wake(&mut st);
+    }
+
     pub(super) fn sink_chain(&self, pad: &gst::Pad, buffer: gst::Buffer) -> FlowResult {
         let input = self.input_of(pad);
         let mut st = self.lock_state();
-        let s = st.settings;
         if st.pad(input).live.is_none() {
             drop(st);
-            let mut q = gst::query::Latency::new();
-            let live = pad.peer_query(&mut q) && q.result().0;
-            gst::debug!(CAT, obj = pad, "upstream live: {live}");
+            self.ensure_live(pad, input);
             st = self.lock_state();
-            st.pad_mut(input).live = Some(live);
-            self.wake(&mut st);
         }
+        let s = st.settings;
         if st.shutdown || st.pad(input).flushing {
             return Err(gst::FlowError::Flushing);
         }
         let live = st.live();
         let now = if live { self.clock_now() } else { None };
-        let (start, end) = Self::span(st.pad(input), st.out.pos, &buffer);
+        let base = self.obj().base_time();
+        let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
+        let (start, end) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
         // Data counts as delivered only if it can still reach the output: the active
-        // input's must be ahead of the output, the standby's at most `timeout` behind.
-        // An input whose timestamps jumped back, or that lags by more than `timeout`,
-        // times out instead of stalling the output.
+        // input's must not end before the output (within the jitter tolerance), the
+        // standby's at most `timeout` behind it. An input whose timestamps jumped
+        // back, or that lags by more than `timeout`, times out instead of stalling
+        // the output.
         let slack = if st.active == Some(input) {
-            0
+            ALIGN_THRESHOLD
         } else {
             s.timeout
         };
@@ -183,7 +209,9 @@ impl FailoverSwitch {
             if end > start {
                 p.last_duration = end - start;
             }
-            let hole = p.position.is_some_and(|pos| start > pos + ALIGN_THRESHOLD);
+            let hole = p
+                .position
+                .is_some_and(|pos| start > pos.saturating_add(ALIGN_THRESHOLD));
             p.position = Some(p.position.map_or(end, |pos| pos.max(end)));
             if hole {
                 // An interruption restarts the restore hold-off.
@@ -241,7 +269,7 @@ impl FailoverSwitch {
                 );
             }
             let standby_done = if live {
-                p.cap_held(s.timeout + HELD_MARGIN);
+                p.cap_held(s.timeout.saturating_add(HELD_MARGIN));
                 true
             } else {
                 Self::within_hold(p, out_pos, Self::hold_ahead(&s))

@@ -15,6 +15,32 @@ pub const ALIGN_THRESHOLD: u64 = 40_000_000;
 /// Holes longer than this are not filled with silence: the output jumps instead.
 pub const MAX_FILL: u64 = 10 * SECOND;
 
+/// Timestamps whose running time is further than this from the clock's running time
+/// (live), or this far behind the input's own previous data, are not believed: a
+/// live source's data is never hours ahead of the clock, data this far behind it
+/// would be dropped as too late anyway, and a stream whose time goes back this far
+/// without a flush has restarted its timestamps.
+pub const TRUST_WINDOW: u64 = MAX_FILL;
+
+/// Running time at which an input's buffer starts: its timestamp's (`ts`) if it has
+/// one that is believable (see [`TRUST_WINDOW`]; `clock` is the clock's running time
+/// when live); otherwise right after the input's previous data (`previous`), else at
+/// the clock, else at the output position. Returns the start and whether a timestamp
+/// was overruled.
+pub fn place(
+    ts: Option<u64>,
+    clock: Option<u64>,
+    previous: Option<u64>,
+    out_pos: Option<u64>,
+) -> (u64, bool) {
+    let trusted = ts.filter(|&t| {
+        clock.is_none_or(|c| t.abs_diff(c) <= TRUST_WINDOW)
+            && previous.is_none_or(|p| t.saturating_add(TRUST_WINDOW) >= p)
+    });
+    let start = trusted.or(previous).or(clock).or(out_pos).unwrap_or(0);
+    (start, ts.is_some() && trusted.is_none())
+}
+
 /// Frames (samples per channel) for a duration at `rate`, rounded to nearest.
 pub fn ns_to_frames(ns: u64, rate: u32) -> u64 {
     ((ns as u128 * rate as u128 + SECOND as u128 / 2) / SECOND as u128) as u64
@@ -25,7 +51,8 @@ pub fn frames_to_ns(frames: u64, rate: u32) -> u64 {
     if rate == 0 {
         return 0;
     }
-    ((frames as u128 * SECOND as u128 + rate as u128 / 2) / rate as u128) as u64
+    let ns = (frames as u128 * SECOND as u128 + rate as u128 / 2) / rate as u128;
+    u64::try_from(ns).unwrap_or(u64::MAX)
 }
 
 /// How one raw audio buffer goes out.
@@ -125,14 +152,14 @@ impl SampleClock {
 
     /// Output time of the next frame.
     pub fn position(&self, rate: u32) -> u64 {
-        self.anchor + frames_to_ns(self.frames, rate)
+        self.anchor.saturating_add(frames_to_ns(self.frames, rate))
     }
 
     /// Advances by `frames`; returns (pts, duration) of that span.
     pub fn advance(&mut self, frames: u64, rate: u32) -> (u64, u64) {
         let pts = self.position(rate);
-        self.frames += frames;
-        (pts, self.position(rate) - pts)
+        self.frames = self.frames.saturating_add(frames);
+        (pts, self.position(rate).saturating_sub(pts))
     }
 }
 
@@ -218,6 +245,36 @@ mod tests {
                 jump: false
             }
         );
+    }
+
+    #[test]
+    fn timestamps_far_from_the_clock_or_far_back_are_not_believed() {
+        let hour = 3600 * SECOND;
+        // Not live: timestamps are believed, unless they go far back.
+        assert_eq!(place(Some(hour), None, Some(MS), Some(MS)), (hour, false));
+        assert_eq!(
+            place(Some(SECOND), None, Some(5 * SECOND), None),
+            (SECOND, false)
+        );
+        assert_eq!(place(Some(SECOND), None, Some(hour), None), (hour, true));
+        // Live, near the clock (latency, jitter): believed.
+        assert_eq!(
+            place(Some(990 * MS), Some(SECOND), None, None),
+            (990 * MS, false)
+        );
+        // Hours ahead or far behind the clock: after the input's previous data.
+        assert_eq!(
+            place(Some(hour), Some(SECOND), Some(980 * MS), None),
+            (980 * MS, true)
+        );
+        assert_eq!(
+            place(Some(0), Some(hour), Some(hour - 20 * MS), None),
+            (hour - 20 * MS, true)
+        );
+        // Without timestamps: previous data, then the clock, then the output.
+        assert_eq!(place(None, Some(SECOND), None, Some(MS)), (SECOND, false));
+        assert_eq!(place(None, None, None, Some(MS)), (MS, false));
+        assert_eq!(place(None, None, None, None), (0, false));
     }
 
     #[test]

@@ -73,7 +73,12 @@ impl BitrateWindow {
             self.first = Some(start);
         }
         self.head = self.head.max(end).max(start);
-        self.entries.push_back(Entry { start, bytes });
+        // Buffers with the same start (stuck or duplicated timestamps) share one
+        // entry, so that the window cannot grow without bound.
+        match self.entries.back_mut() {
+            Some(last) if last.start == start => last.bytes = last.bytes.saturating_add(bytes),
+            _ => self.entries.push_back(Entry { start, bytes }),
+        }
         self.bytes_in_window = self.bytes_in_window.saturating_add(bytes);
         self.trim();
     }
@@ -226,6 +231,16 @@ mod tests {
         assert!(!w.judge(64_000));
         w.clear();
         assert!(!w.is_low());
+    }
+
+    #[test]
+    fn stuck_timestamps_do_not_grow_the_window() {
+        let mut w = BitrateWindow::new(SEC);
+        for _ in 0..100_000 {
+            w.push(5 * SEC, None, 100);
+        }
+        assert_eq!(w.entries.len(), 1);
+        assert_eq!(w.bytes_in_window, 10_000_000);
     }
 
     #[test]
