@@ -5,7 +5,11 @@ use std::sync::LazyLock;
 
 #[allow(dead_code)]
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("healthprobe", gst::DebugColorFlags::empty(), Some("healthprobe"))
+    gst::DebugCategory::new(
+        "healthprobe",
+        gst::DebugColorFlags::empty(),
+        Some("healthprobe"),
+    )
 });
 
 #[derive(Default)]
@@ -24,7 +28,12 @@ impl GstObjectImpl for HealthProbe {}
 impl ElementImpl for HealthProbe {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static M: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new("HealthProbe", "Generic", "TODO", "gst-plugin-failover developers")
+            gst::subclass::ElementMetadata::new(
+                "HealthProbe",
+                "Generic",
+                "TODO",
+                "gst-plugin-failover developers",
+            )
         });
         Some(&*M)
     }

@@ -5,7 +5,11 @@ use std::sync::LazyLock;
 
 #[allow(dead_code)]
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new("loudnessmatch", gst::DebugColorFlags::empty(), Some("loudnessmatch"))
+    gst::DebugCategory::new(
+        "loudnessmatch",
+        gst::DebugColorFlags::empty(),
+        Some("loudnessmatch"),
+    )
 });
 
 #[derive(Default)]
@@ -24,7 +28,12 @@ impl GstObjectImpl for LoudnessMatch {}
 impl ElementImpl for LoudnessMatch {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static M: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new("LoudnessMatch", "Generic", "TODO", "gst-plugin-failover developers")
+            gst::subclass::ElementMetadata::new(
+                "LoudnessMatch",
+                "Generic",
+                "TODO",
+                "gst-plugin-failover developers",
+            )
         });
         Some(&*M)
     }

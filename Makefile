@@ -1,0 +1,47 @@
+# gst-plugin-failover — `make demo` and `make test` work on a fresh Debian 12 machine.
+SHELL := /bin/bash
+CARGO ?= cargo
+export GST_PLUGIN_PATH := $(CURDIR)/target/release
+# Never pick up a stale registry from elsewhere.
+export GST_REGISTRY := $(CURDIR)/target/gst-registry.bin
+
+.PHONY: all deps build test unit lint e2e demo bench inspect install clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --release --all-targets
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+unit: build
+	$(CARGO) test --release
+
+e2e: build
+	bash scripts/e2e.sh
+
+# Everything CI runs.
+test: lint unit e2e
+
+demo: build
+	bash scripts/demo.sh
+
+bench: build
+	bash bench/failoverswitch-bench.sh
+
+inspect: build
+	gst-inspect-1.0 failover
+
+install: deps
+	meson setup build --wipe >/dev/null 2>&1 || meson setup build
+	meson compile -C build
+	meson install -C build
+
+clean:
+	$(CARGO) clean
+	rm -rf build

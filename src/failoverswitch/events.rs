@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Events of `failoverswitch`'s inputs, and the timer task that acts on timeouts and
+//! fills the output while no input is healthy (live only).
+
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::CapsCheck;
+use super::capscheck;
+use super::imp::{CAT, FailoverSwitch, Settings};
+use super::policy::Input;
+use super::state::{Note, State, caps_desc, raw_format};
+use super::stream::{FILL_CHUNK, GAP_CHUNK, Item};
+use super::timeline::{self, SampleClock};
+use crate::health_event;
+
+impl FailoverSwitch {
+    pub(super) fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        let input = self.input_of(pad);
+        if let Some(verdict) = health_event::parse_event(&event) {
+            gst::debug!(CAT, obj = pad, "probe verdict {verdict:?}");
+            let s = self.settings();
+            {
+                let mut st = self.lock_state();
+                let pnow = Self::policy_now(&st, self.clock_now());
+                st.pad_mut(input).probe_reason = Some(verdict.reason).filter(|_| !verdict.healthy);
+                self.set_flag(&mut st, input, pnow, |h| {
+                    h.probe_unhealthy = !verdict.healthy
+                });
+                self.evaluate(&mut st, &s, pnow);
+            }
+            self.emit();
+            return true;
+        }
+        match event.view() {
+            gst::EventView::StreamStart(_) => true,
+            gst::EventView::Caps(c) => {
+                self.on_caps(input, c.caps_owned());
+                true
+            }
+            gst::EventView::Segment(e) => {
+                match e.segment().downcast_ref::<gst::ClockTime>() {
+                    Some(seg) => self.lock_state().pad_mut(input).segment = seg.clone(),
+                    None => {
+                        self.lock_state().notes.push(Note::Warning(format!(
+                            "{} input: segment is not in TIME format; its timestamps are ignored",
+                            input.name()
+                        )));
+                        self.emit();
+                    }
+                }
+                true
+            }
+            gst::EventView::Eos(_) => {
+                self.on_eos(input);
+                true
+            }
+            gst::EventView::FlushStart(_) => {
+                let active = {
+                    let mut st = self.lock_state();
+                    let p = st.pad_mut(input);
+                    p.flushing = true;
+                    p.held.clear();
+                    self.wake(&mut st);
+                    st.active == Some(input)
+                };
+                !active || self.srcpad.push_event(event)
+            }
+            gst::EventView::FlushStop(f) => {
+                let active = {
+                    let mut st = self.lock_state();
+                    let p = st.pad_mut(input);
+                    p.flushing = false;
+                    p.position = None;
+                    p.segment = gst::FormattedSegment::new();
+                    let pnow = Self::policy_now(&st, None);
+                    self.set_flag(&mut st, input, pnow, |h| h.eos = false);
+                    let active = st.active == Some(input);
+                    if active {
+                        if f.resets_time() {
+                            st.out.pos = None;
+                        }
+                        st.out.segment_pending = true;
+                        st.out.eos_sent = false;
+                    }
+                    drop(st);
+                    self.emit();
+                    active
+                };
+                !active || self.srcpad.push_event(event)
+            }
+            gst::EventView::Gap(g) => {
+                self.on_gap(input, g.get());
+                true
+            }
+            _ => self.forward(input, event),
+        }
+    }
+
+    /// Forwards other events of the active input; the standby's are dropped.
+    pub(super) fn forward(&self, input: Input, event: gst::Event) -> bool {
+        if !event.is_serialized() {
+            return self.lock_state().active != Some(input) || self.srcpad.push_event(event);
+        }
+        let _push = self.push_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut items = Vec::new();
+        {
+            let mut st = self.lock_state();
+            if st.active != Some(input) {
+                gst::log!(
+                    CAT,
+                    imp = self,
+                    "dropping {} event from the standby input",
+                    event.type_()
+                );
+                return true;
+            }
+            self.initial_events(&mut st, &mut items);
+        }
+        items.push(Item::Event(event));
+        let _ = self.send(items);
+        true
+    }
+
+    pub(super) fn on_caps(&self, input: Input, caps: gst::Caps) {
+        let s = self.settings();
+        {
+            let mut st = self.lock_state();
+            let raw = raw_format(&caps);
+            st.pad_mut(input).raw = raw.as_ref().map(|r| (r.info.rate(), r.info.bpf() as usize));
+            st.pad_mut(input).caps = Some(caps.clone());
+            match &st.out.desc {
+                None => {
+                    gst::info!(
+                        CAT,
+                        imp = self,
+                        "output caps fixed by {}: {caps}",
+                        input.name()
+                    );
+                    st.out.desc = Some(caps_desc(&caps));
+                    st.out.raw = raw;
+                    st.out.caps = Some(caps);
+                    st.out.caps_pending = true;
+                }
+                Some(out) if s.caps_check == CapsCheck::Strict => {
+                    let diffs = capscheck::differences(out, &caps_desc(&caps));
+                    let mismatch = !diffs.is_empty();
+                    if mismatch {
+                        st.notes.push(Note::Warning(format!(
+                            "{} input caps do not match the output ({}); its data is dropped until it matches",
+                            input.name(),
+                            capscheck::describe(&diffs)
+                        )));
+                        st.pad_mut(input).held.clear();
+                    }
+                    let pnow = Self::policy_now(&st, self.clock_now());
+                    self.set_flag(&mut st, input, pnow, |h| h.caps_mismatch = mismatch);
+                    self.evaluate(&mut st, &s, pnow);
+                }
+                Some(_) => (),
+            }
+        }
+        self.emit();
+    }
+
+    pub(super) fn on_eos(&self, input: Input) {
+        let s = self.settings();
+        let all_ended = {
+            let mut st = self.lock_state();
+            let pnow = Self::policy_now(&st, self.clock_now());
+            self.set_flag(&mut st, input, pnow, |h| h.eos = true);
+            self.evaluate(&mut st, &s, pnow);
+            st.pads.iter().all(|p| p.health.eos)
+        };
+        self.emit();
+        if !all_ended {
+            return;
+        }
+        let _push = self.push_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut items = Vec::new();
+        {
+            let mut st = self.lock_state();
+            if st.out.eos_sent {
+                return;
+            }
+            st.out.eos_sent = true;
+            self.initial_events(&mut st, &mut items);
+        }
+        gst::debug!(CAT, imp = self, "both inputs ended: EOS");
+        items.push(Item::Event(gst::event::Eos::new()));
+        let _ = self.send(items);
+    }
+
+    /// A GAP event counts as data; on the active input it goes out.
+    pub(super) fn on_gap(&self, input: Input, (ts, dur): (gst::ClockTime, Option<gst::ClockTime>)) {
+        let _push = self.push_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut items = Vec::new();
+        {
+            let mut st = self.lock_state();
+            let now = self.clock_now().filter(|_| st.live());
+            let Some(start) = st
+                .pad(input)
+                .segment
+                .to_running_time(ts)
+                .map(|t| t.nseconds())
+            else {
+                return;
+            };
+            let end = start + dur.map_or(0, |d| d.nseconds());
+            let p = st.pad_mut(input);
+            p.last_data = now.or(p.last_data);
+            p.position = Some(p.position.map_or(end, |x| x.max(end)));
+            if st.active != Some(input) || st.out.pos.is_some_and(|o| end <= o) {
+                return;
+            }
+            self.initial_events(&mut st, &mut items);
+            let from = st.out.pos.map_or(start, |o| o.max(start));
+            items.push(Item::Event(
+                gst::event::Gap::builder(gst::ClockTime::from_nseconds(from))
+                    .duration(gst::ClockTime::from_nseconds(end - from))
+                    .build(),
+            ));
+            st.out.pos = Some(end);
+            st.out.clock = SampleClock::new(end);
+        }
+        let _ = self.send(items);
+    }
+
+    /// The next clock time the timer task must look at, if any.
+    pub(super) fn next_deadline(&self, st: &State, s: &Settings) -> Option<u64> {
+        let timeouts = st
+            .pads
+            .iter()
+            .filter(|p| !p.health.timed_out && !p.health.eos)
+            .filter_map(|p| {
+                p.last_data
+                    .or(st.playing_since)
+                    .map(|t| t.saturating_add(s.timeout))
+            });
+        let fill = (st.active.is_none() && st.out.caps.is_some()).then(|| {
+            let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
+            let chunk = if st.out.raw.is_some() {
+                FILL_CHUNK
+            } else {
+                GAP_CHUNK
+            };
+            st.out.pos.map_or(0, |o| base + o + chunk)
+        });
+        timeouts.chain(fill).min()
+    }
+
+    /// One round of the source pad task (live only): waits on the pipeline clock for
+    /// the next timeout or filler deadline, then acts on it.
+    pub(super) fn task_iteration(&self) {
+        let s = self.settings();
+        let clock = self.obj().clock();
+        let mut st = self.lock_state();
+        if st.shutdown {
+            drop(st);
+            let _ = self.srcpad.pause_task();
+            return;
+        }
+        let deadline = if st.live() && st.playing {
+            self.next_deadline(&st, &s)
+        } else {
+            None
+        };
+        let (Some(clock), Some(deadline)) = (clock, deadline) else {
+            drop(self.cond.wait(st));
+            return;
+        };
+        let id = clock.new_single_shot_id(gst::ClockTime::from_nseconds(deadline));
+        st.clock_id = Some(id.clone());
+        drop(st);
+        let _ = id.wait();
+        let now = clock.time().nseconds();
+        {
+            let mut st = self.lock_state();
+            st.clock_id = None;
+            if st.shutdown || !st.playing {
+                return;
+            }
+            self.refresh(&mut st, &s, Some(now));
+            let pnow = Self::policy_now(&st, Some(now));
+            self.evaluate(&mut st, &s, pnow);
+        }
+        self.emit();
+        self.fill(now, &s);
+    }
+
+    /// While no input is healthy: silence (raw audio) or GAP events up to `now`.
+    pub(super) fn fill(&self, now: u64, s: &Settings) {
+        let _push = self.push_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut items = Vec::new();
+        {
+            let mut st = self.lock_state();
+            if st.active.is_some() || st.shutdown || st.out.caps.is_none() {
+                return;
+            }
+            let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
+            let rt_now = now.saturating_sub(base);
+            self.initial_events(&mut st, &mut items);
+            match st.out.raw.clone() {
+                Some(raw) if s.fill_silence => {
+                    let rate = raw.info.rate();
+                    if st.out.pos.is_none() {
+                        st.out.clock = SampleClock::new(rt_now);
+                    }
+                    let pos = st.out.clock.position(rate);
+                    let frames = timeline::ns_to_frames(rt_now.saturating_sub(pos), rate);
+                    if frames > 0 {
+                        items.extend(Self::silence(&mut st, frames).map(Item::Buffer));
+                    }
+                }
+                Some(_) => return,
+                None => {
+                    let from = st.out.pos.unwrap_or(rt_now);
+                    if from < rt_now {
+                        items.push(Item::Event(
+                            gst::event::Gap::builder(gst::ClockTime::from_nseconds(from))
+                                .duration(gst::ClockTime::from_nseconds(rt_now - from))
+                                .build(),
+                        ));
+                        st.out.pos = Some(rt_now);
+                    }
+                }
+            }
+        }
+        let _ = self.send(items);
+    }
+}
