@@ -11,6 +11,8 @@
 
 #[path = "relay/args.rs"]
 mod args;
+#[path = "relay/live_edge.rs"]
+mod live_edge;
 #[path = "relay/output.rs"]
 mod output;
 #[path = "relay/pipeline.rs"]
@@ -147,7 +149,6 @@ fn run() -> Result<(), String> {
         pipeline::install_probes(
             &relay.pipeline,
             &relay.branches,
-            args.latency,
             move |idx| {
                 let b = branches[idx].clone();
                 ctx.invoke(move || {
@@ -203,15 +204,24 @@ fn run() -> Result<(), String> {
         let logs = logs.clone();
         let stats = out.stats.clone();
         let quiet = args.quiet;
+        let verbose = std::env::var_os("RELAY_VERBOSE").is_some();
+        let branches = relay.branches.clone();
         let mut ticks = 0u64;
         glib::timeout_add_local(Duration::from_millis(250), move || {
             ticks += 1;
             let st = state.borrow();
             let kib = stats.bytes_sent.load(Ordering::Relaxed) / 1024;
-            let line = st.line(started.elapsed().as_secs_f64(), kib);
+            let mut line = st.line(started.elapsed().as_secs_f64(), kib);
+            if verbose {
+                line.push_str(&format!(
+                    " | lead p {:.2}s s {:.2}s",
+                    branches[0].lead_ns.load(Ordering::Relaxed) as f64 / 1e9,
+                    branches[1].lead_ns.load(Ordering::Relaxed) as f64 / 1e9
+                ));
+            }
             if tty {
                 eprint!("\r{line}\x1b[K");
-            } else if !quiet && ticks % 20 == 0 {
+            } else if (!quiet && ticks % 20 == 0) || (verbose && ticks % 4 == 0) {
                 eprintln!("{line}");
             }
             if ticks % 2 == 0 {

@@ -18,10 +18,11 @@
 //! The measuring `loudnessmatch` parts are left out when that element is not usable.
 
 use super::args::{Args, Setup};
+use super::live_edge::{LiveEdge, Verdict};
 use super::url::Url;
 use gst::prelude::*;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub const INPUTS: [&str; 2] = ["primary", "secondary"];
@@ -46,16 +47,24 @@ pub struct Branch {
     /// blocked by the switch's standby wait must never be taken down from the main
     /// thread, and the measurement state of `loudnessmatch` is kept.
     pub elements: Vec<gst::Element>,
-    /// The pad linked to the switch.
+    /// The pad linked to the switch (the queue's source pad).
     pub out_pad: gst::Pad,
-    /// Re-base the branch's running time on its next buffer.
-    pub align: AtomicBool,
+    /// The queue's sink pad (flushes after a restart enter here).
+    pub queue_sink: gst::Pad,
+    /// The parser's source pad: arrival probe and pad offset.
+    pub edge_pad: gst::Pad,
+    pub edge: Mutex<LiveEdge>,
+    /// An EOS of this branch reached the switch (it must be flushed away).
+    pub eos_passed: AtomicBool,
     /// The branch ended (EOS/error) and has not delivered data since.
     pub down: AtomicBool,
     /// A restart is scheduled or running.
     pub restarting: AtomicBool,
     pub restarts: AtomicU64,
     pub buffers: AtomicU64,
+    /// Running time of the last buffer handed to the switch minus the clock's
+    /// running time at that moment (ns): how far ahead of "now" this input runs.
+    pub lead_ns: AtomicI64,
 }
 
 pub struct Relay {
@@ -239,15 +248,28 @@ impl Relay {
             let out_pad = queue
                 .static_pad("src")
                 .ok_or_else(|| "queue without src pad".to_string())?;
+            let queue_sink = queue
+                .static_pad("sink")
+                .ok_or_else(|| "queue without sink pad".to_string())?;
+            let edge_pad = by_name(&format!("{name}_parse"))?
+                .static_pad("src")
+                .ok_or_else(|| "aacparse without src pad".to_string())?;
             branches.push(Arc::new(Branch {
                 name,
                 elements,
                 out_pad,
-                align: AtomicBool::new(true),
+                queue_sink,
+                edge_pad,
+                edge: Mutex::new(LiveEdge::new(
+                    settle_time(a.timeout).as_nanos() as u64,
+                    a.latency.as_nanos() as u64,
+                )),
+                eos_passed: AtomicBool::new(false),
                 down: AtomicBool::new(false),
                 restarting: AtomicBool::new(false),
                 restarts: AtomicU64::new(0),
                 buffers: AtomicU64::new(0),
+                lead_ns: AtomicI64::new(0),
             }));
         }
         let [p, s]: [Arc<Branch>; 2] = branches
@@ -264,84 +286,119 @@ impl Relay {
     }
 }
 
-/// Installs the probes of one branch on its output pad:
-/// - on every buffer: count it; after a (re)start, re-base the branch's running time
-///   on the pipeline clock (plus `latency` head-room) so a reconnected input continues
-///   "now" instead of at zero; report the first buffer after a restart;
-/// - on EOS: schedule a restart; let the EOS through so the switch fails over at once,
-///   unless the other input is down too (then the switch must not end the output).
+/// How long a (re)connected input's data is dropped while its live edge is learnt
+/// (at most half the switch's timeout, so start-up does not look like an outage).
+pub fn settle_time(timeout: Duration) -> Duration {
+    Duration::from_millis(500).min(timeout / 2)
+}
+
+/// Installs the probes of one branch:
+/// - parser source pad, every buffer: find the live edge after each (re)connection
+///   (see `live_edge`) and offset the branch so it continues "now";
+/// - queue source pad, every buffer: count it, report the first one after a restart;
+/// - queue source pad, EOS: schedule a restart; let the EOS through so the switch
+///   fails over at once, unless the other input is down too (the switch would end
+///   the output).
 pub fn install_probes(
     pipeline: &gst::Pipeline,
     branches: &[Arc<Branch>; 2],
-    latency: Duration,
     on_restart_needed: impl Fn(usize) + Send + Sync + 'static,
     on_back: impl Fn(usize) + Send + Sync + 'static,
 ) {
     let on_restart_needed = Arc::new(on_restart_needed);
     let on_back = Arc::new(on_back);
+    let debug_edge = std::env::var_os("RELAY_DEBUG_EDGE").is_some();
     for idx in 0..2 {
         let me = branches[idx].clone();
-        let other = branches[1 - idx].clone();
         let weak_pipe = pipeline.downgrade();
-        let back = on_back.clone();
-        me.out_pad
-            .clone()
-            .add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-                me.buffers.fetch_add(1, Ordering::Relaxed);
-                if me.down.swap(false, Ordering::SeqCst) {
-                    back(idx);
-                }
-                if me.align.load(Ordering::SeqCst) {
-                    if let (Some(pipe), Some(buf)) = (weak_pipe.upgrade(), info.buffer()) {
-                        if let Some(off) = align_offset(&pipe, pad, buf, latency) {
-                            pad.set_offset(off);
-                            me.align.store(false, Ordering::SeqCst);
-                        }
-                    }
-                }
-                gst::PadProbeReturn::Ok
-            });
-        let me = branches[idx].clone();
-        let restart = on_restart_needed.clone();
-        me.out_pad
-            .clone()
-            .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_pad, info| {
-                let Some(ev) = info.event() else {
-                    return gst::PadProbeReturn::Ok;
-                };
-                if ev.type_() != gst::EventType::Eos {
-                    return gst::PadProbeReturn::Ok;
-                }
-                me.down.store(true, Ordering::SeqCst);
-                restart(idx);
-                if other.down.load(Ordering::SeqCst) {
-                    // Both inputs gone: keep the switch (and the output) alive.
-                    gst::PadProbeReturn::Drop
-                } else {
+        me.edge_pad.clone().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            let (Some(pipe), Some(buf)) = (weak_pipe.upgrade(), info.buffer()) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let Some((now, rt)) = arrival(&pipe, pad, buf) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let verdict = match me.edge.lock() {
+                Ok(mut e) => e.on_buffer(now, rt),
+                Err(_) => Verdict::Pass,
+            };
+            if debug_edge && (me.buffers.load(Ordering::Relaxed) % 25 == 0 || !matches!(verdict, Verdict::Pass)) {
+                eprintln!(
+                    "edge {} now {:.3} rt {:.3} off {:.3} {:?} flags {:?}",
+                    me.name,
+                    now as f64 / 1e9,
+                    rt as f64 / 1e9,
+                    pad.offset() as f64 / 1e9,
+                    verdict,
+                    buf.flags()
+                );
+            }
+            match verdict {
+                Verdict::Drop => gst::PadProbeReturn::Drop,
+                Verdict::Align(off) => {
+                    pad.set_offset(off);
                     gst::PadProbeReturn::Ok
                 }
-            });
+                Verdict::Pass => gst::PadProbeReturn::Ok,
+            }
+        });
+
+        let me = branches[idx].clone();
+        let back = on_back.clone();
+        let weak_pipe = pipeline.downgrade();
+        me.out_pad.clone().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            me.buffers.fetch_add(1, Ordering::Relaxed);
+            if let (Some(pipe), Some(buf)) = (weak_pipe.upgrade(), info.buffer()) {
+                if let Some((now, rt)) = arrival(&pipe, pad, buf) {
+                    let lead = rt as i64 + pad.offset() - now as i64;
+                    me.lead_ns.store(lead, Ordering::Relaxed);
+                }
+            }
+            if me.down.swap(false, Ordering::SeqCst) {
+                back(idx);
+            }
+            gst::PadProbeReturn::Ok
+        });
+
+        let me = branches[idx].clone();
+        let other = branches[1 - idx].clone();
+        let restart = on_restart_needed.clone();
+        me.out_pad.clone().add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_pad, info| {
+            let Some(ev) = info.event() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            if ev.type_() != gst::EventType::Eos {
+                return gst::PadProbeReturn::Ok;
+            }
+            me.down.store(true, Ordering::SeqCst);
+            restart(idx);
+            if other.down.load(Ordering::SeqCst) {
+                // Both inputs gone: keep the switch (and the output) alive; it
+                // notices the silence by its timeout.
+                gst::PadProbeReturn::Drop
+            } else {
+                me.eos_passed.store(true, Ordering::SeqCst);
+                gst::PadProbeReturn::Ok
+            }
+        });
     }
 }
 
-/// Pad offset that puts `buf` at the pipeline's current running time + `latency`.
-fn align_offset(
-    pipe: &gst::Pipeline,
-    pad: &gst::Pad,
-    buf: &gst::BufferRef,
-    latency: Duration,
-) -> Option<i64> {
+/// (clock running time now, buffer running time before any pad offset).
+fn arrival(pipe: &gst::Pipeline, pad: &gst::Pad, buf: &gst::BufferRef) -> Option<(u64, u64)> {
     let now = pipe.current_running_time()?;
     let seg_ev = pad.sticky_event::<gst::event::Segment>(0)?;
     let seg = seg_ev.segment().downcast_ref::<gst::ClockTime>()?.clone();
     let pts = buf.pts().or(buf.dts())?;
     let rt = seg.to_running_time(pts)?;
-    let target = now.nseconds() as i128 + latency.as_nanos() as i128;
-    i64::try_from(target - rt.nseconds() as i128).ok()
+    Some((now.nseconds(), rt.nseconds()))
 }
 
-/// Restarts a branch: every element to NULL now, back to the pipeline's state after
-/// `delay`. Must run on the main context. Returns false if a restart was already busy.
+/// Restarts a branch: its source, typefind, parser (and decoder) to NULL now, and
+/// back to the pipeline's state after `delay`. If the branch's EOS reached the switch,
+/// a flush through the branch's queue clears it there (on the standby input a flush
+/// does not disturb the output). Runs on the main context. Returns false if a
+/// restart was already under way.
 pub fn restart_branch(b: &Arc<Branch>, delay: Duration) -> bool {
     if b.restarting.swap(true, Ordering::SeqCst) {
         return false;
@@ -353,8 +410,14 @@ pub fn restart_branch(b: &Arc<Branch>, delay: Duration) -> bool {
     let b = b.clone();
     gst::glib::timeout_add_once(delay, move || {
         b.restarts.fetch_add(1, Ordering::Relaxed);
-        b.out_pad.set_offset(0);
-        b.align.store(true, Ordering::SeqCst);
+        if b.eos_passed.swap(false, Ordering::SeqCst) {
+            b.queue_sink.send_event(gst::event::FlushStart::new());
+            b.queue_sink.send_event(gst::event::FlushStop::new(false));
+        }
+        b.edge_pad.set_offset(0);
+        if let Ok(mut e) = b.edge.lock() {
+            e.reset();
+        }
         for e in b.elements.iter().rev() {
             let _ = e.sync_state_with_parent();
         }

@@ -26,8 +26,8 @@ wait_port() {
 wait_mount() {
   local port=$1 mount=$2 secs=${3:-15} i
   for ((i = 0; i < secs * 5; i++)); do
-    if curl -fs -o /dev/null -r 0-0 --max-time 1 "http://127.0.0.1:$port$mount" 2>/dev/null ||
-      curl -fs --max-time 1 "http://127.0.0.1:$port/status-json.xsl" 2>/dev/null | grep -q "\"listenurl\":\"[^\"]*$mount\""; then
+    if curl -fs --max-time 1 "http://127.0.0.1:$port/status-json.xsl" 2>/dev/null |
+      grep -q "\"listenurl\":\"[^\"]*$mount\""; then
       return 0
     fi
     sleep 0.2

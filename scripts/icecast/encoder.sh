@@ -43,7 +43,10 @@ fi
 # the same notes at the same instant, like two encoders fed by the same studio.
 off=$(date +%s.%N | awk -v l=$loop '{ printf "%.3f", $1 - l * int($1 / l) }')
 
-exec ffmpeg -nostdin -hide_banner -loglevel error -re -stream_loop -1 -ss "$off" -i "$wav" \
+# amovie loops inside the filter graph with continuous timestamps (asetpts): ffmpeg's
+# -stream_loop with -re bursts at every wrap and breaks the timestamps.
+exec ffmpeg -nostdin -hide_banner -loglevel error -re \
+  -f lavfi -i "amovie=$wav:loop=0:seek_point=$off,asetpts=N/SR/TB" \
   -af "volume=${gain}dB" -c:a aac -b:a "$bitrate" -ar "$rate" -ac 2 \
   -f adts -content_type audio/aac \
   "icecast://source:$pass@127.0.0.1:$port$mount"
