@@ -32,7 +32,7 @@ demo: build
 	bash scripts/demo.sh
 
 bench: build
-	bash bench/failoverswitch-bench.sh
+	for b in benches/*-bench.sh; do bash $$b; done
 
 inspect: build
 	gst-inspect-1.0 failover

@@ -9,7 +9,7 @@ PKGS=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav
   meson ninja-build
-  icecast2 ffmpeg curl
+  icecast2 ffmpeg curl bc
   python3-gi gir1.2-gstreamer-1.0
 )
 

@@ -305,6 +305,31 @@ fn manual_only_when_auto_switch_is_off() {
 }
 
 #[test]
+fn active_input_stuck_behind_the_output_times_out() {
+    let mut t = Live::new(&[("timeout", ms(500).into()), ("crossfade", 0u64.into())]);
+    for i in 0..300 {
+        let now = i * 10;
+        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        // From 1 s on, the primary's timestamps are 5 s in the past: its data keeps
+        // arriving but can never reach the output.
+        let pts = if now < 1000 {
+            now
+        } else {
+            now.saturating_sub(5000)
+        };
+        let _ = t.hp.push(audio_buffer(pts, 0.25));
+        let _ = t.hs.push(audio_buffer(now, -0.25));
+    }
+    assert_eq!(
+        t.switches(),
+        vec![("primary".into(), "secondary".into(), "timeout".into())]
+    );
+    let out = t.pull_all();
+    assert_continuous(&out, 0, 3000);
+    assert_values(&out, 1000, 3000, SECONDARY);
+}
+
+#[test]
 fn latency_answers_for_the_slower_input() {
     let mut t = Live::new(&[]);
     t.hp.set_upstream_latency(gst::ClockTime::from_mseconds(50));

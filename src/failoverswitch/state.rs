@@ -152,6 +152,8 @@ pub struct State {
     pub notes: Vec<Note>,
     /// Standby inputs blocked until the output reaches their data (not live).
     pub waiting: usize,
+    /// Output position at which blocked standby inputs are woken.
+    pub wake_at: u64,
 }
 
 impl State {
@@ -172,6 +174,7 @@ impl State {
             group_id: gst::GroupId::next(),
             notes: Vec::new(),
             waiting: 0,
+            wake_at: u64::MAX,
         }
     }
 

@@ -20,6 +20,8 @@ pub(super) const FILL_CHUNK: u64 = 20_000_000;
 pub(super) const GAP_CHUNK: u64 = 100_000_000;
 /// Standby data kept beyond the timeout (live), for the latency difference.
 pub(super) const HELD_MARGIN: u64 = 1_000_000_000;
+/// Most a standby input runs ahead of the output without waiting (not live).
+const HOLD_AHEAD: u64 = 200_000_000;
 /// Longest the incoming input's data waits for the outgoing's during a crossfade.
 pub(super) const FADE_WAIT: u64 = 200_000_000;
 
@@ -162,9 +164,21 @@ impl FailoverSwitch {
         let live = st.live();
         let now = if live { self.clock_now() } else { None };
         let (start, end) = Self::span(st.pad(input), st.out.pos, &buffer);
+        // Data counts as delivered only if it can still reach the output: the active
+        // input's must be ahead of the output, the standby's at most `timeout` behind.
+        // An input whose timestamps jumped back, or that lags by more than `timeout`,
+        // times out instead of stalling the output.
+        let slack = if st.active == Some(input) {
+            0
+        } else {
+            s.timeout
+        };
+        let delivers = !live || st.out.pos.is_none_or(|o| end.saturating_add(slack) > o);
         {
             let p = st.pad_mut(input);
-            p.last_data = now.or(p.last_data);
+            if delivers {
+                p.last_data = now.or(p.last_data);
+            }
             p.last_data_instant = Some(Instant::now());
             if end > start {
                 p.last_duration = end - start;
@@ -178,7 +192,9 @@ impl FailoverSwitch {
             }
         }
         let pnow = Self::policy_now(&st, now);
-        self.set_flag(&mut st, input, pnow, |h| h.timed_out = false);
+        if delivers {
+            self.set_flag(&mut st, input, pnow, |h| h.timed_out = false);
+        }
         self.refresh(&mut st, &s, now);
         if st.pad(input).health.caps_mismatch {
             self.evaluate(&mut st, &s, pnow);
@@ -217,7 +233,14 @@ impl FailoverSwitch {
                     .is_some_and(|f| f.outgoing == Some(input))
             });
             let p = st.pad_mut(input);
-            p.drop_held_before(out_pos);
+            let dropped = p.drop_held_before(out_pos);
+            if dropped > 0 {
+                gst::trace!(
+                    CAT,
+                    obj = pad,
+                    "dropped {dropped} standby buffers the output has passed"
+                );
+            }
             let standby_done = live || p.held.is_empty();
             if standby_done {
                 p.cap_held(s.timeout + HELD_MARGIN);
@@ -230,7 +253,7 @@ impl FailoverSwitch {
             if standby_done {
                 return Ok(gst::FlowSuccess::Ok);
             }
-            if let Some(ret) = self.wait_standby(input, start, end, &s) {
+            if let Some(ret) = self.wait_standby(input, start, &s) {
                 return ret;
             }
         } else {
@@ -240,18 +263,20 @@ impl FailoverSwitch {
         self.drain(input)
     }
 
-    /// Not live: a standby buffer waits until the output has reached it (then it is
-    /// dropped), or until its input becomes active (`None`: then it goes out). If the
-    /// output does not move for `timeout`, or the buffer is more than `timeout` ahead
-    /// of it, the active input is late and loses its place.
+    /// Not live: the standby input may hold up to `hold_ahead` of data beyond the
+    /// output; past that its streaming thread waits until the output has caught up
+    /// by half of it (so that it wakes rarely), or until it becomes active (`None`:
+    /// its data then goes out). If the output does not move for `timeout`, or the
+    /// newest data is more than `timeout` ahead of it, the active input is late and
+    /// loses its place.
     pub(super) fn wait_standby(
         &self,
         input: Input,
         start: u64,
-        end: u64,
         s: &Settings,
     ) -> Option<FlowResult> {
         let timeout = Duration::from_nanos(s.timeout);
+        let hold_ahead = Self::hold_ahead(s);
         let mut st = self.lock_state();
         let mut since = Instant::now();
         let mut last_pos = st.out.pos;
@@ -264,8 +289,14 @@ impl FailoverSwitch {
                 return None;
             }
             let out_pos = st.out.pos;
-            if out_pos.is_some_and(|o| end <= o) {
-                st.pad_mut(input).drop_held_before(out_pos);
+            let p = st.pad_mut(input);
+            p.drop_held_before(out_pos);
+            let (Some(first), Some(last)) = (p.held.front(), p.held.back()) else {
+                return Some(Ok(gst::FlowSuccess::Ok));
+            };
+            let from = out_pos.unwrap_or(first.start);
+            let newest_end = last.end;
+            if newest_end.saturating_sub(from) <= hold_ahead {
                 return Some(Ok(gst::FlowSuccess::Ok));
             }
             if out_pos != last_pos {
@@ -284,9 +315,9 @@ impl FailoverSwitch {
                 let active = st.active == Some(input);
                 if !active {
                     // Nothing to switch to: drop rather than block upstream forever.
-                    let held = &mut st.pad_mut(input).held;
-                    held.retain(|h| h.start != start);
-                    st.pad_mut(input).dropped += 1;
+                    let p = st.pad_mut(input);
+                    p.dropped += p.held.len() as u64;
+                    p.held.clear();
                 }
                 drop(st);
                 self.emit();
@@ -296,11 +327,13 @@ impl FailoverSwitch {
                     Some(Ok(gst::FlowSuccess::Ok))
                 };
             }
+            let wake_at = newest_end.saturating_sub(hold_ahead / 2);
+            st.wake_at = st.wake_at.min(wake_at);
             st.waiting += 1;
             gst::trace!(
                 CAT,
                 imp = self,
-                "{} waits for the output to reach {start}",
+                "{} waits for the output to reach {wake_at}",
                 input.name()
             );
             st = match self.cond.wait_timeout(st, timeout - waited) {
@@ -308,7 +341,15 @@ impl FailoverSwitch {
                 Err(e) => e.into_inner().0,
             };
             st.waiting -= 1;
+            if st.waiting == 0 {
+                st.wake_at = u64::MAX;
+            }
         }
+    }
+
+    /// How far ahead of the output a standby input may run before it waits (not live).
+    fn hold_ahead(s: &Settings) -> u64 {
+        (s.timeout / 2).min(HOLD_AHEAD)
     }
 
     /// Sends the active input's held data (trimmed and faded as needed).
@@ -335,8 +376,8 @@ impl FailoverSwitch {
                     self.prepare(&mut st, input, h, &mut items);
                 }
             }
-            if st.waiting > 0 {
-                // The output moved: a blocked standby input may drop its data now.
+            if st.waiting > 0 && st.out.pos.is_some_and(|o| o >= st.wake_at) {
+                // The output caught up with a blocked standby input.
                 self.cond.notify_all();
             }
             items

@@ -1,11 +1,26 @@
 // SPDX-License-Identifier: MPL-2.0
+//! `healthprobe`: an in-place pass-through that judges a stream (stall, silence,
+//! low bitrate, discontinuities) and reports its verdict on the bus (`health`
+//! element messages) and downstream (the `failover-health` out-of-band event, see
+//! [`crate::health_event`]).
+//!
+//! All decisions live in the GStreamer-free modules below; `imp` is the glue.
 use gst::glib;
 use gst::prelude::*;
 
+pub mod bitrate;
+pub mod discont;
 mod imp;
+pub mod level;
+pub mod schedule;
+pub mod silence;
+mod state;
+pub mod verdict;
+
+pub use state::MESSAGE_NAME;
 
 glib::wrapper! {
-    pub struct HealthProbe(ObjectSubclass<imp::HealthProbe>) @extends gst::Element, gst::Object;
+    pub struct HealthProbe(ObjectSubclass<imp::HealthProbe>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

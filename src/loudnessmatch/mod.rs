@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: MPL-2.0
+//! `loudnessmatch`: EBU R128 / ITU-R BS.1770-4 loudness measurement, and a smooth
+//! gain with a true-peak limiter that brings the audio to a target loudness
+//! (`normalize`) or to the loudness of another `loudnessmatch` (`match`).
 use gst::glib;
 use gst::prelude::*;
 
+pub mod engine;
+pub mod gain;
 mod imp;
+pub mod limiter;
+pub mod meter;
+pub mod pcm;
+mod props;
+pub mod timeline;
+
+pub use props::LoudnessMatchMode;
 
 glib::wrapper! {
     pub struct LoudnessMatch(ObjectSubclass<imp::LoudnessMatch>) @extends gst::Element, gst::Object;

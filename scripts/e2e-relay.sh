@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# End-to-end tests of the failover relay against a real Icecast on 127.0.0.1
+# (run by scripts/e2e.sh, i.e. `make e2e` / `make test`; about 2 minutes).
+#
+#  1. passthrough: the primary encoder is killed and restored 3 times;
+#  2. decode:      the same, and the output loudness must stay within 2 LU across
+#                  every switch (secondary is 7 dB quieter, matched by loudnessmatch);
+#  3. mismatch:    a 44.1 kHz secondary behind a 48 kHz primary: the relay warns,
+#                  stays on the primary, the listener keeps playing.
+# Every case asserts: the listener's connection is never closed, its longest pause
+# in data is below timeout + 500 ms, every switch has the expected reason.
+# Every process started here is stopped on exit, also on failure or Ctrl-C.
+# KEEP=1 keeps the work directories; E2E_ONLY=passthrough|decode|mismatch runs one.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/icecast/harness.sh
+
+TIMEOUT=1
+RESTORE=2
+CYCLES=${E2E_CYCLES:-3}
+REPORT=scripts/icecast/report.py
+failed=()
+
+h_build || exit 1
+
+# case_cycles SETUP [extra check args]
+case_cycles() {
+  local setup=$1
+  shift
+  h_init "e2e-$setup"
+  echo "== e2e: $setup setup, primary killed and restored $CYCLES times (work $H_WORK)"
+  h_icecast
+  h_encoder primary /station.aac 128k -3 48000
+  h_encoder secondary /station_fallback.aac 64k -10 48000
+  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
+  h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
+  h_wait_mount /relay.aac || return 1
+  h_listener 0
+  sleep 5
+  local i expect=()
+  for ((i = 1; i <= CYCLES; i++)); do
+    h_stop primary
+    sleep 3
+    h_encoder primary /station.aac 128k -3 48000
+    # reconnect attempts every 1 s + 0.5 s settle + restore-delay + margin
+    sleep $((RESTORE + 5))
+    expect+=("eos|timeout" "restored")
+  done
+  h_stop listener
+  h_stop relay
+  local IFS=,
+  /usr/bin/python3 $REPORT check "$H_WORK" --timeout $TIMEOUT --switches "${expect[*]}" "$@"
+}
+
+case_mismatch() {
+  local setup=$1
+  h_init "e2e-mismatch-$setup"
+  echo "== e2e: $setup setup, 44.1 kHz secondary behind a 48 kHz primary (work $H_WORK)"
+  h_icecast
+  h_encoder primary /station.aac 128k -3 48000
+  h_encoder secondary /station_fallback.aac 64k -10 44100
+  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
+  h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
+  h_wait_mount /relay.aac || return 1
+  h_listener 0
+  sleep 10
+  h_stop listener
+  h_stop relay
+  /usr/bin/python3 $REPORT check "$H_WORK" --timeout $TIMEOUT --switches "" \
+    --no-switch-to secondary --warning-from sw --min-bytes 100000
+}
+
+run_case() {
+  local name=$1
+  shift
+  if [ -n "${E2E_ONLY:-}" ] && [ "$E2E_ONLY" != "$name" ]; then return 0; fi
+  if "$@"; then
+    echo "-- $name: PASS"
+  else
+    echo "-- $name: FAIL; relay log tail:"
+    tail -n 15 "$H_WORK/relay.log" 2>/dev/null | sed 's/^/   | /'
+    H_KEEP_WORK=1
+    echo "   (work directory kept: $H_WORK)"
+    failed+=("$name")
+  fi
+  h_cleanup
+  H_KEEP_WORK=
+}
+
+run_case passthrough case_cycles passthrough
+run_case decode case_cycles decode --loudness-lu 2
+run_case mismatch case_mismatch passthrough
+
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "e2e: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "e2e: all cases passed"
