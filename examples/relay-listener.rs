@@ -75,9 +75,8 @@ impl Stats {
         }
     }
 
-    /// Called for every read that returned data.
-    fn on_bytes(&mut self, n: usize, threshold: Duration) {
-        let now = Instant::now();
+    /// Called for every read that returned data, at `now`.
+    fn on_bytes(&mut self, n: usize, threshold: Duration, now: Instant) {
         if let Some(prev) = self.last_read {
             let gap = now - prev;
             if gap > self.longest_gap {
@@ -236,7 +235,7 @@ fn open_stream(u: &url::Url) -> Result<BufReader<TcpStream>, String> {
     let mut r = BufReader::new(s);
     let mut status = String::new();
     r.read_line(&mut status).map_err(|e| e.to_string())?;
-    if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if status.split_whitespace().nth(1) != Some("200") {
         return Err(format!("server answered '{}'", status.trim()));
     }
     loop {
@@ -353,7 +352,7 @@ fn run() -> Result<(), String> {
                         }
                         Ok(n) => {
                             if let Ok(mut st) = stats.lock() {
-                                st.on_bytes(n, threshold);
+                                st.on_bytes(n, threshold, Instant::now());
                             }
                             let b = gst::Buffer::from_slice(buf[..n].to_vec());
                             let _ = appsrc.emit_by_name::<gst::FlowReturn>("push-buffer", &[&b]);
@@ -442,4 +441,44 @@ fn run() -> Result<(), String> {
     // The reader may sit in a blocking read; the process exits without joining it.
     drop(reader);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_measured_between_reads_and_reset_on_reconnect() {
+        let mut st = Stats::default();
+        let t0 = Instant::now();
+        let thr = Duration::from_millis(250);
+        st.on_bytes(100, thr, t0);
+        st.on_bytes(100, thr, t0 + Duration::from_millis(100));
+        st.on_bytes(100, thr, t0 + Duration::from_millis(900));
+        assert_eq!(st.longest_gap, Duration::from_millis(800));
+        assert_eq!(st.gaps.len(), 1);
+        assert_eq!(st.bytes, 300);
+        // A reconnection starts a new connection: the wait for it is not a gap.
+        st.last_read = None;
+        st.on_bytes(10, thr, t0 + Duration::from_secs(10));
+        assert_eq!(st.longest_gap, Duration::from_millis(800));
+    }
+
+    #[test]
+    fn silence_runs_over_200ms_are_counted() {
+        let mut st = Stats::default();
+        let rate = 1000;
+        let loud: Vec<f32> = (0..200)
+            .map(|i| if i % 2 == 0 { 0.5 } else { -0.5 })
+            .collect();
+        let quiet = vec![0.0f32; 2 * 300]; // 300 ms stereo
+        st.on_audio(&loud, rate, 2);
+        st.on_audio(&quiet, rate, 2);
+        st.on_audio(&loud, rate, 2);
+        st.on_audio(&quiet[..2 * 100], rate, 2); // 100 ms: too short to count
+        st.on_audio(&loud, rate, 2);
+        assert_eq!(st.silences, 1);
+        assert_eq!(st.longest_silence_frames, 300);
+        assert_eq!(st.decoded_frames, 3 * 100 + 300 + 100);
+    }
 }

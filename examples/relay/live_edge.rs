@@ -96,12 +96,18 @@ mod tests {
                     offset = Some(o);
                     // The first buffer that goes out plays `latency` after arrival.
                     let out = rt as i64 + o;
-                    assert!((out - now as i64 - 300 * MS as i64).abs() < 2 * MS as i64, "{out} {now}");
+                    assert!(
+                        (out - now as i64 - 300 * MS as i64).abs() < 2 * MS as i64,
+                        "{out} {now}"
+                    );
                 }
                 Verdict::Pass => {
                     let out = rt as i64 + offset.unwrap();
                     let lead = out - now as i64;
-                    assert!((lead - 300 * MS as i64).abs() < 2 * MS as i64, "lead {lead}");
+                    assert!(
+                        (lead - 300 * MS as i64).abs() < 2 * MS as i64,
+                        "lead {lead}"
+                    );
                 }
             }
             i += 1;

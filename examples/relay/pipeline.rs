@@ -21,8 +21,8 @@ use super::args::{Args, Setup};
 use super::live_edge::{LiveEdge, Verdict};
 use super::url::Url;
 use gst::prelude::*;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const INPUTS: [&str; 2] = ["primary", "secondary"];
@@ -311,76 +311,85 @@ pub fn install_probes(
     for idx in 0..2 {
         let me = branches[idx].clone();
         let weak_pipe = pipeline.downgrade();
-        me.edge_pad.clone().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-            let (Some(pipe), Some(buf)) = (weak_pipe.upgrade(), info.buffer()) else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let Some((now, rt)) = arrival(&pipe, pad, buf) else {
-                return gst::PadProbeReturn::Ok;
-            };
-            let verdict = match me.edge.lock() {
-                Ok(mut e) => e.on_buffer(now, rt),
-                Err(_) => Verdict::Pass,
-            };
-            if debug_edge && (me.buffers.load(Ordering::Relaxed) % 25 == 0 || !matches!(verdict, Verdict::Pass)) {
-                eprintln!(
-                    "edge {} now {:.3} rt {:.3} off {:.3} {:?} flags {:?}",
-                    me.name,
-                    now as f64 / 1e9,
-                    rt as f64 / 1e9,
-                    pad.offset() as f64 / 1e9,
-                    verdict,
-                    buf.flags()
-                );
-            }
-            match verdict {
-                Verdict::Drop => gst::PadProbeReturn::Drop,
-                Verdict::Align(off) => {
-                    pad.set_offset(off);
-                    gst::PadProbeReturn::Ok
+        me.edge_pad
+            .clone()
+            .add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                let (Some(pipe), Some(buf)) = (weak_pipe.upgrade(), info.buffer()) else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                let Some((now, rt)) = arrival(&pipe, pad, buf) else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                let verdict = match me.edge.lock() {
+                    Ok(mut e) => e.on_buffer(now, rt),
+                    Err(_) => Verdict::Pass,
+                };
+                if debug_edge
+                    && (me.buffers.load(Ordering::Relaxed) % 25 == 0
+                        || !matches!(verdict, Verdict::Pass))
+                {
+                    eprintln!(
+                        "edge {} now {:.3} rt {:.3} off {:.3} {:?} flags {:?}",
+                        me.name,
+                        now as f64 / 1e9,
+                        rt as f64 / 1e9,
+                        pad.offset() as f64 / 1e9,
+                        verdict,
+                        buf.flags()
+                    );
                 }
-                Verdict::Pass => gst::PadProbeReturn::Ok,
-            }
-        });
+                match verdict {
+                    Verdict::Drop => gst::PadProbeReturn::Drop,
+                    Verdict::Align(off) => {
+                        pad.set_offset(off);
+                        gst::PadProbeReturn::Ok
+                    }
+                    Verdict::Pass => gst::PadProbeReturn::Ok,
+                }
+            });
 
         let me = branches[idx].clone();
         let back = on_back.clone();
         let weak_pipe = pipeline.downgrade();
-        me.out_pad.clone().add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-            me.buffers.fetch_add(1, Ordering::Relaxed);
-            if let (Some(pipe), Some(buf)) = (weak_pipe.upgrade(), info.buffer()) {
-                if let Some((now, rt)) = arrival(&pipe, pad, buf) {
-                    let lead = rt as i64 + pad.offset() - now as i64;
-                    me.lead_ns.store(lead, Ordering::Relaxed);
+        me.out_pad
+            .clone()
+            .add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+                me.buffers.fetch_add(1, Ordering::Relaxed);
+                if let (Some(pipe), Some(buf)) = (weak_pipe.upgrade(), info.buffer()) {
+                    if let Some((now, rt)) = arrival(&pipe, pad, buf) {
+                        let lead = rt as i64 + pad.offset() - now as i64;
+                        me.lead_ns.store(lead, Ordering::Relaxed);
+                    }
                 }
-            }
-            if me.down.swap(false, Ordering::SeqCst) {
-                back(idx);
-            }
-            gst::PadProbeReturn::Ok
-        });
+                if me.down.swap(false, Ordering::SeqCst) {
+                    back(idx);
+                }
+                gst::PadProbeReturn::Ok
+            });
 
         let me = branches[idx].clone();
         let other = branches[1 - idx].clone();
         let restart = on_restart_needed.clone();
-        me.out_pad.clone().add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_pad, info| {
-            let Some(ev) = info.event() else {
-                return gst::PadProbeReturn::Ok;
-            };
-            if ev.type_() != gst::EventType::Eos {
-                return gst::PadProbeReturn::Ok;
-            }
-            me.down.store(true, Ordering::SeqCst);
-            restart(idx);
-            if other.down.load(Ordering::SeqCst) {
-                // Both inputs gone: keep the switch (and the output) alive; it
-                // notices the silence by its timeout.
-                gst::PadProbeReturn::Drop
-            } else {
-                me.eos_passed.store(true, Ordering::SeqCst);
-                gst::PadProbeReturn::Ok
-            }
-        });
+        me.out_pad
+            .clone()
+            .add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_pad, info| {
+                let Some(ev) = info.event() else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                if ev.type_() != gst::EventType::Eos {
+                    return gst::PadProbeReturn::Ok;
+                }
+                me.down.store(true, Ordering::SeqCst);
+                restart(idx);
+                if other.down.load(Ordering::SeqCst) {
+                    // Both inputs gone: keep the switch (and the output) alive; it
+                    // notices the silence by its timeout.
+                    gst::PadProbeReturn::Drop
+                } else {
+                    me.eos_passed.store(true, Ordering::SeqCst);
+                    gst::PadProbeReturn::Ok
+                }
+            });
     }
 }
 

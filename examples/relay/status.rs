@@ -122,12 +122,14 @@ impl RelayState {
             Some(v) if v.is_finite() && v > -70.0 => format!("{v:.2}"),
             _ => String::new(),
         };
+        // A down input's last loudness is history, not a measurement.
+        let live = |i: &InputState, v: Option<f64>| v.filter(|_| i.healthy != Some(false));
         format!(
             "{now:.3},{active},{},{},{},{},{},{},{}",
             b(self.primary.healthy),
             b(self.secondary.healthy),
-            f(self.primary.short_term),
-            f(self.secondary.short_term),
+            f(live(&self.primary, self.primary.short_term)),
+            f(live(&self.secondary, self.secondary.short_term)),
             f(self.secondary.gain),
             f(self.output_short_term),
             self.switches.len()
@@ -184,11 +186,15 @@ mod tests {
     fn timeline_row_matches_header() {
         let mut s = RelayState::default();
         s.primary.short_term = Some(-16.0);
+        s.secondary.short_term = Some(-23.0);
+        s.secondary.healthy = Some(false);
         s.output_short_term = Some(f64::NEG_INFINITY);
         let row = s.timeline_row(5.0);
         assert_eq!(row.split(',').count(), TIMELINE_HEADER.split(',').count());
         assert!(row.starts_with("5.000,1,"));
         assert!(row.contains("-16.00"));
+        // The down secondary's stale loudness is left out.
+        assert!(!row.contains("-23.00"), "{row}");
     }
 
     #[test]
