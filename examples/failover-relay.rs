@@ -211,7 +211,7 @@ fn run() -> Result<(), String> {
             ticks += 1;
             let st = state.borrow();
             let kib = stats.bytes_sent.load(Ordering::Relaxed) / 1024;
-            let mut line = st.line(started.elapsed().as_secs_f64(), kib);
+            let mut line = st.line(epoch(), started.elapsed().as_secs_f64(), kib);
             if verbose {
                 line.push_str(&format!(
                     " | lead p {:.2}s s {:.2}s",
@@ -393,7 +393,7 @@ fn handle_message(
                     let reason = s.get::<String>("reason").unwrap_or_default();
                     let mut st = state.borrow_mut();
                     if let Some(i) = st.input_mut(INPUTS[idx]) {
-                        if i.healthy != Some(healthy) {
+                        if i.probe_healthy != Some(healthy) {
                             logs.borrow_mut().event(
                                 "health",
                                 &[
@@ -404,8 +404,8 @@ fn handle_message(
                                 ],
                             );
                         }
-                        i.healthy = Some(healthy);
-                        i.reason = reason;
+                        i.probe_healthy = Some(healthy);
+                        i.probe_reason = reason;
                     }
                 }
                 "loudness" => {
@@ -414,10 +414,12 @@ fn handle_message(
                     let mut st = state.borrow_mut();
                     if src == "output_lm" {
                         st.output_short_term = st_l;
+                        st.output_loudness_at = Some(epoch());
                     } else if let Some(idx) = msg.src().and_then(|o| relay.branch_of(o)) {
                         if let Some(i) = st.input_mut(INPUTS[idx]) {
                             i.short_term = st_l;
                             i.gain = gain;
+                            i.loudness_at = Some(epoch());
                         }
                     }
                 }

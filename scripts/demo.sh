@@ -18,6 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/icecast/harness.sh
+H_RELAY_QUIET=
 SETUP=${SETUP:-decode}
 OUT=target/demo
 mkdir -p "$OUT"

@@ -5,13 +5,18 @@
 /// One input as seen from the bus.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InputState {
-    /// Last verdict from `failover-input-health` or `healthprobe` (None: not yet known).
+    /// Last verdict of `failoverswitch` (`failover-input-health`; None: not yet known).
     pub healthy: Option<bool>,
     pub reason: String,
+    /// Last verdict of this input's `healthprobe` (`health` messages).
+    pub probe_healthy: Option<bool>,
+    pub probe_reason: String,
     /// Short-term loudness (LUFS) measured by this input's `loudnessmatch`.
     pub short_term: Option<f64>,
     /// Gain (dB) applied by this input's `loudnessmatch`.
     pub gain: Option<f64>,
+    /// When (epoch seconds) the loudness was last reported.
+    pub loudness_at: Option<f64>,
     pub reconnects: u64,
     /// The source branch is being restarted.
     pub reconnecting: bool,
@@ -34,8 +39,24 @@ pub struct RelayState {
     pub primary: InputState,
     pub secondary: InputState,
     pub output_short_term: Option<f64>,
+    pub output_loudness_at: Option<f64>,
     pub switches: Vec<SwitchRecord>,
     pub warnings: u64,
+}
+
+/// Loudness reports older than this are history, not a measurement (the input is
+/// down: its `loudnessmatch` gets no data and reports nothing).
+pub const LOUDNESS_STALE_S: f64 = 2.5;
+
+fn fresh(v: Option<f64>, at: Option<f64>, now: f64) -> Option<f64> {
+    v.filter(|_| at.is_some_and(|t| now - t <= LOUDNESS_STALE_S))
+}
+
+impl InputState {
+    /// The input's loudness, if it is a current measurement of a healthy input.
+    pub fn loudness(&self, now: f64) -> Option<f64> {
+        fresh(self.short_term, self.loudness_at, now).filter(|_| self.healthy != Some(false))
+    }
 }
 
 impl Default for RelayState {
@@ -45,6 +66,7 @@ impl Default for RelayState {
             primary: InputState::default(),
             secondary: InputState::default(),
             output_short_term: None,
+            output_loudness_at: None,
             switches: Vec::new(),
             warnings: 0,
         }
@@ -64,6 +86,7 @@ fn health(i: &InputState) -> String {
     }
     match i.healthy {
         None => "?".into(),
+        Some(true) if i.probe_healthy == Some(false) => format!("ok/probe:{}", i.probe_reason),
         Some(true) => "ok".into(),
         Some(false) if i.reason.is_empty() => "DOWN".into(),
         Some(false) => format!("DOWN({})", i.reason),
@@ -79,8 +102,12 @@ impl RelayState {
         }
     }
 
-    /// The live status line (no newline).
-    pub fn line(&self, elapsed_s: f64, out_kib: u64) -> String {
+    pub fn output_loudness(&self, now: f64) -> Option<f64> {
+        fresh(self.output_short_term, self.output_loudness_at, now)
+    }
+
+    /// The live status line (no newline) at `now` (epoch seconds).
+    pub fn line(&self, now: f64, elapsed_s: f64, out_kib: u64) -> String {
         let gain = |i: &InputState| match i.gain {
             Some(g) if g.abs() >= 0.05 => format!(" {g:+.1}dB"),
             _ => String::new(),
@@ -94,12 +121,12 @@ impl RelayState {
             "[{elapsed_s:7.1}s] active={:<9} | primary {:<10} {}{} | secondary {:<10} {}{} | out {} {} KiB | switches {}{}",
             self.active,
             health(&self.primary),
-            lufs(self.primary.short_term),
+            lufs(self.primary.loudness(now)),
             gain(&self.primary),
             health(&self.secondary),
-            lufs(self.secondary.short_term),
+            lufs(self.secondary.loudness(now)),
             gain(&self.secondary),
-            lufs(self.output_short_term),
+            lufs(self.output_loudness(now)),
             out_kib,
             self.switches.len(),
             last
@@ -122,16 +149,17 @@ impl RelayState {
             Some(v) if v.is_finite() && v > -70.0 => format!("{v:.2}"),
             _ => String::new(),
         };
-        // A down input's last loudness is history, not a measurement.
-        let live = |i: &InputState, v: Option<f64>| v.filter(|_| i.healthy != Some(false));
         format!(
             "{now:.3},{active},{},{},{},{},{},{},{}",
             b(self.primary.healthy),
             b(self.secondary.healthy),
-            f(live(&self.primary, self.primary.short_term)),
-            f(live(&self.secondary, self.secondary.short_term)),
-            f(self.secondary.gain),
-            f(self.output_short_term),
+            f(self.primary.loudness(now)),
+            f(self.secondary.loudness(now)),
+            f(self
+                .secondary
+                .gain
+                .filter(|_| self.secondary.loudness(now).is_some())),
+            f(self.output_loudness(now)),
             self.switches.len()
         )
     }
@@ -160,8 +188,11 @@ mod tests {
         let mut s = RelayState::default();
         s.primary.healthy = Some(false);
         s.primary.reason = "eos".into();
+        s.primary.probe_healthy = Some(false);
+        s.primary.probe_reason = "stall".into();
         s.secondary.healthy = Some(true);
         s.secondary.short_term = Some(-18.04);
+        s.secondary.loudness_at = Some(11.0);
         s.secondary.gain = Some(6.5);
         s.active = "secondary".into();
         s.switches.push(SwitchRecord {
@@ -172,9 +203,14 @@ mod tests {
             running_time_ns: 0,
             count: 1,
         });
-        let l = s.line(12.0, 100);
+        let l = s.line(12.0, 12.0, 100);
         assert!(l.contains("active=secondary"), "{l}");
         assert!(l.contains("DOWN(eos)"), "{l}");
+        let mut s2 = RelayState::default();
+        s2.primary.healthy = Some(true);
+        s2.primary.probe_healthy = Some(false);
+        s2.primary.probe_reason = "silence".into();
+        assert!(s2.line(0.0, 0.0, 0).contains("ok/probe:silence"));
         assert!(l.contains("-18.0 LUFS +6.5dB"), "{l}");
         assert!(
             l.contains("switches 1 (last: primary->secondary eos)"),
@@ -186,15 +222,20 @@ mod tests {
     fn timeline_row_matches_header() {
         let mut s = RelayState::default();
         s.primary.short_term = Some(-16.0);
+        s.primary.loudness_at = Some(4.5);
         s.secondary.short_term = Some(-23.0);
-        s.secondary.healthy = Some(false);
+        s.secondary.loudness_at = Some(1.0);
         s.output_short_term = Some(f64::NEG_INFINITY);
+        s.output_loudness_at = Some(5.0);
         let row = s.timeline_row(5.0);
         assert_eq!(row.split(',').count(), TIMELINE_HEADER.split(',').count());
         assert!(row.starts_with("5.000,1,"));
         assert!(row.contains("-16.00"));
-        // The down secondary's stale loudness is left out.
+        // The secondary's 4 s old loudness is history: left out.
         assert!(!row.contains("-23.00"), "{row}");
+        // So is the loudness of an input the switch holds for unhealthy.
+        s.primary.healthy = Some(false);
+        assert!(!s.timeline_row(5.0).contains("-16.00"));
     }
 
     #[test]

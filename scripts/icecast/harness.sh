@@ -9,6 +9,7 @@ H_ROOT=$(cd "$H_DIR/../.." && pwd)
 . "$H_DIR/common.sh"
 
 H_BIN=${H_BIN:-$H_ROOT/target/release/examples}
+H_RELAY_QUIET=${H_RELAY_QUIET-1} # empty: the relay prints a status line every 5 s
 declare -A H_PIDS=()
 
 h_log() {
@@ -72,9 +73,9 @@ h_encoder() {
 h_stop() {
   local name=$1
   [ -n "${H_PIDS[$name]:-}" ] || return 0
+  h_log "stopping $name"
   kill_pid "${H_PIDS[$name]}"
   unset "H_PIDS[$name]"
-  h_log "stopped $name"
 }
 
 # h_relay ARGS...: starts the relay (output /relay.aac) with extra arguments.
@@ -84,7 +85,7 @@ h_relay() {
     --secondary "http://127.0.0.1:$H_PORT/station_fallback.aac" \
     --output "icecast://source:$H_PASS@127.0.0.1:$H_PORT/relay.aac" \
     --events "$H_WORK/relay-events.txt" --timeline "$H_WORK/relay-timeline.csv" \
-    --quiet "$@" >"$H_WORK/relay.log" 2>&1 &
+    ${H_RELAY_QUIET:+--quiet} "$@" >"$H_WORK/relay.log" 2>&1 &
   H_PIDS[relay]=$!
   h_log "relay $* (pid ${H_PIDS[relay]})"
 }

@@ -223,10 +223,10 @@ def plot(run, png):
         )
     acts = []
     for i, (t, what) in enumerate(run.actions):
-        if what.startswith("stopped") or what.startswith("encoder"):
+        if run.rel(t) > 1.0 and (what.startswith("stopping") or what.startswith("encoder")):
             acts.append(
                 "set label %d '%s' at %.2f, graph 0.05 rotate by 90 left font ',7' tc rgb '#aa3333'"
-                % (100 + i, what.split(" ->")[0].split(",")[0], run.rel(t))
+                % (100 + i, what.split(" ->")[0].split(",")[0].replace("encoder ", "start "), run.rel(t))
             )
     script = """
 set terminal pngcairo size 1200,800 font ',10'
