@@ -5,12 +5,14 @@
 #  1. passthrough: the primary encoder is killed and restored 3 times;
 #  2. decode:      the same, and the output loudness must stay within 2 LU across
 #                  every switch (secondary is 7 dB quieter, matched by loudnessmatch);
-#  3. mismatch:    a 44.1 kHz secondary behind a 48 kHz primary: the relay warns,
-#                  stays on the primary, the listener keeps playing.
+#  3. mismatch:    a 44.1 kHz secondary behind a 48 kHz primary (passthrough and
+#                  decode): the relay warns, stays on the primary, the listener
+#                  keeps playing.
 # Every case asserts: the listener's connection is never closed, its longest pause
 # in data is below timeout + 500 ms, every switch has the expected reason.
 # Every process started here is stopped on exit, also on failure or Ctrl-C.
-# KEEP=1 keeps the work directories; E2E_ONLY=passthrough|decode|mismatch runs one.
+# KEEP=1 keeps the work directories; E2E_ONLY=passthrough|decode|mismatch|mismatch-decode
+# runs one.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/icecast/harness.sh
@@ -90,6 +92,7 @@ run_case() {
 run_case passthrough case_cycles passthrough
 run_case decode case_cycles decode --loudness-lu 2
 run_case mismatch case_mismatch passthrough
+run_case mismatch-decode case_mismatch decode
 
 if [ ${#failed[@]} -ne 0 ]; then
   echo "e2e: FAILED: ${failed[*]}"
