@@ -11,6 +11,8 @@
 
 #[path = "relay/args.rs"]
 mod args;
+#[path = "relay/keepalive.rs"]
+mod keepalive;
 #[path = "relay/live_edge.rs"]
 mod live_edge;
 #[path = "relay/output.rs"]
@@ -34,8 +36,8 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn epoch() -> f64 {
@@ -133,6 +135,11 @@ fn run() -> Result<(), String> {
         }
         Some(gst::FlowReturn::Ok.to_value())
     });
+
+    let keepalive_frames = Arc::new(AtomicU64::new(0));
+    if args.setup == Setup::Passthrough {
+        install_keepalive(&relay.appsink, out.handle(), keepalive_frames.clone());
+    }
 
     let main_loop = glib::MainLoop::new(None, false);
     let state = Rc::new(RefCell::new(RelayState::default()));
@@ -257,6 +264,10 @@ fn run() -> Result<(), String> {
         }
     }
     let _ = relay.pipeline.set_state(gst::State::Null);
+    let silent = keepalive_frames.load(Ordering::Relaxed);
+    if silent > 0 {
+        eprintln!("relay: {silent} silent AAC frames sent while no input was healthy");
+    }
     let sent = out.stats.bytes_sent.load(Ordering::Relaxed);
     let dropped = out.stats.dropped_buffers.load(Ordering::Relaxed);
     let connects = out.stats.connects.load(Ordering::Relaxed);
@@ -289,6 +300,51 @@ fn run() -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Passthrough: answers the switch's GAP events (no input healthy) with silent AAC
+/// frames of the output's format, so the output connection never goes quiet.
+fn install_keepalive(appsink: &gst::Element, out: output::OutputHandle, count: Arc<AtomicU64>) {
+    let Some(pad) = appsink.static_pad("sink") else {
+        return;
+    };
+    let silent: Mutex<Option<(Vec<u8>, keepalive::FrameClock)>> = Mutex::new(None);
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        let Some(ev) = info.event() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        match ev.view() {
+            gst::EventView::Caps(c) => {
+                let s = c.caps().structure(0);
+                let rate = s.and_then(|s| s.get::<i32>("rate").ok()).unwrap_or(0);
+                let channels = s.and_then(|s| s.get::<i32>("channels").ok()).unwrap_or(0);
+                if rate > 0 && channels > 0 {
+                    match keepalive::silent_adts_frame(rate as u32, channels as u32) {
+                        Ok(f) => {
+                            if let Ok(mut g) = silent.lock() {
+                                *g = Some((f, keepalive::FrameClock::new(rate as u32)));
+                            }
+                        }
+                        Err(e) => eprintln!("\nrelay: no silent keep-alive frames: {e}"),
+                    }
+                }
+            }
+            gst::EventView::Gap(g) => {
+                let (_, dur) = g.get();
+                if let (Some(d), Ok(mut guard)) = (dur, silent.lock()) {
+                    if let Some((frame, clock)) = guard.as_mut() {
+                        let n = clock.frames_for(d.nseconds());
+                        if n > 0 {
+                            out.push(frame.repeat(n as usize));
+                            count.fetch_add(n, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// What the bus handler needs to map a message's source to an input branch.

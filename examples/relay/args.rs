@@ -23,7 +23,8 @@ USAGE:
   --mode M               primary-preferred or sticky [default: primary-preferred]
   --crossfade D          decode setup: crossfade at a switch [default: 20ms]
   --bitrate N            decode setup: output AAC bitrate in bit/s [default: 128000]
-  --encoder E            decode setup: avenc_aac or voaacenc [default: avenc_aac]
+  --encoder E            decode setup: voaacenc (constant bitrate, also in silence) or
+                         avenc_aac [default: voaacenc]
   --latency D            head-room given to each input's timestamps [default: 300ms]
   --reconnect-delay D    wait before reconnecting a dropped input [default: 1s]
   --events FILE          append one line per event (switch, health, reconnect, warning)
@@ -94,7 +95,10 @@ impl Args {
             mode: "primary-preferred".into(),
             crossfade: Duration::from_millis(20),
             bitrate: 128_000,
-            encoder: "avenc_aac".into(),
+            // Constant bitrate even in silence: Icecast passes data to listeners in
+            // ~1400-byte blocks, and avenc_aac's 7-byte silent frames would come
+            // out in bursts seconds apart.
+            encoder: "voaacenc".into(),
             latency: Duration::from_millis(300),
             reconnect_delay: Duration::from_secs(1),
             events: None,

@@ -471,7 +471,7 @@ mod tests {
         );
         assert!(d.contains("healthprobe name=secondary_probe"), "{d}");
         assert!(d.contains("crossfade=20000000"), "{d}");
-        assert!(d.contains("avenc_aac bitrate=128000"), "{d}");
+        assert!(d.contains("voaacenc bitrate=128000"), "{d}");
     }
 
     #[test]
