@@ -83,8 +83,7 @@ impl FailoverSwitch {
                         st.out.segment_pending = true;
                         st.out.eos_sent = false;
                     }
-                    drop(st);
-                    self.emit();
+                    self.unlock(st);
                     active
                 };
                 !active || self.srcpad.push_event(event)

@@ -124,6 +124,15 @@ impl FailoverSwitch {
         }
     }
 
+    /// Releases the state lock, then posts what was queued, if anything.
+    pub(super) fn unlock(&self, st: MutexGuard<'_, State>) {
+        let pending = !st.notes.is_empty();
+        drop(st);
+        if pending {
+            self.emit();
+        }
+    }
+
     fn post_notes(&self, notes: Vec<Note>) {
         let mut switched = false;
         for note in notes {
@@ -481,7 +490,10 @@ impl ObjectImpl for FailoverSwitch {
             }
         }
         // New timeouts or policy: re-evaluate now.
-        self.wake(&mut self.lock_state());
+        let s = self.settings();
+        let mut st = self.lock_state();
+        st.settings = s;
+        self.wake(&mut st);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -549,9 +561,11 @@ impl ElementImpl for FailoverSwitch {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         match transition {
             gst::StateChange::ReadyToPaused => {
-                let start = self.settings().start_pad;
+                let s = self.settings();
                 let mut st = self.lock_state();
-                *st = State::new(start);
+                *st = State::new(s.start_pad);
+                st.follow_caps = s.caps_check == CapsCheck::None;
+                st.settings = s;
                 st.shutdown = false;
             }
             gst::StateChange::PausedToPlaying => {

@@ -9,6 +9,7 @@ use gst::prelude::*;
 
 use super::capscheck::CapsDesc;
 use super::fade::SampleFormat;
+use super::imp::Settings;
 use super::policy::{Input, InputHealth, Reason};
 use super::timeline::SampleClock;
 
@@ -154,6 +155,10 @@ pub struct State {
     pub waiting: usize,
     /// Output position at which blocked standby inputs are woken.
     pub wake_at: u64,
+    /// caps-check=none: the output follows the active input's caps.
+    pub follow_caps: bool,
+    /// A copy of the properties, for the streaming threads.
+    pub settings: Settings,
 }
 
 impl State {
@@ -175,6 +180,8 @@ impl State {
             notes: Vec::new(),
             waiting: 0,
             wake_at: u64::MAX,
+            follow_caps: false,
+            settings: Settings::default(),
         }
     }
 

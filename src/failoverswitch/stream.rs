@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::CapsCheck;
 use super::imp::{CAT, FailoverSwitch, Settings};
 use super::policy::{self, Input, Reason};
 use super::state::{Fade, Held, Note, PadState, State, caps_desc, raw_format};
@@ -148,16 +147,17 @@ impl FailoverSwitch {
 
     pub(super) fn sink_chain(&self, pad: &gst::Pad, buffer: gst::Buffer) -> FlowResult {
         let input = self.input_of(pad);
-        let s = self.settings();
-        if self.lock_state().pad(input).live.is_none() {
+        let mut st = self.lock_state();
+        let s = st.settings;
+        if st.pad(input).live.is_none() {
+            drop(st);
             let mut q = gst::query::Latency::new();
             let live = pad.peer_query(&mut q) && q.result().0;
             gst::debug!(CAT, obj = pad, "upstream live: {live}");
-            let mut st = self.lock_state();
+            st = self.lock_state();
             st.pad_mut(input).live = Some(live);
             self.wake(&mut st);
         }
-        let mut st = self.lock_state();
         if st.shutdown || st.pad(input).flushing {
             return Err(gst::FlowError::Flushing);
         }
@@ -204,8 +204,7 @@ impl FailoverSwitch {
                 obj = pad,
                 "dropping buffer: caps do not match the output"
             );
-            drop(st);
-            self.emit();
+            self.unlock(st);
             return Ok(gst::FlowSuccess::Ok);
         }
         // Not live: an active input whose data jumps more than `timeout` past the
@@ -241,12 +240,13 @@ impl FailoverSwitch {
                     "dropped {dropped} standby buffers the output has passed"
                 );
             }
-            let standby_done = live || p.held.is_empty();
-            if standby_done {
+            let standby_done = if live {
                 p.cap_held(s.timeout + HELD_MARGIN);
-            }
-            drop(st);
-            self.emit();
+                true
+            } else {
+                Self::within_hold(p, out_pos, Self::hold_ahead(&s))
+            };
+            self.unlock(st);
             if let Some(active) = fading {
                 let _ = self.drain(active);
             }
@@ -256,9 +256,13 @@ impl FailoverSwitch {
             if let Some(ret) = self.wait_standby(input, start, &s) {
                 return ret;
             }
+        } else if let Ok(_push) = self.push_lock.try_lock() {
+            // Usual case: nobody else is sending, so drain under the lock we hold.
+            let items = self.drain_locked(&mut st, input);
+            self.unlock(st);
+            return self.send(items?);
         } else {
-            drop(st);
-            self.emit();
+            self.unlock(st);
         }
         self.drain(input)
     }
@@ -291,14 +295,10 @@ impl FailoverSwitch {
             let out_pos = st.out.pos;
             let p = st.pad_mut(input);
             p.drop_held_before(out_pos);
-            let (Some(first), Some(last)) = (p.held.front(), p.held.back()) else {
-                return Some(Ok(gst::FlowSuccess::Ok));
-            };
-            let from = out_pos.unwrap_or(first.start);
-            let newest_end = last.end;
-            if newest_end.saturating_sub(from) <= hold_ahead {
+            if Self::within_hold(p, out_pos, hold_ahead) {
                 return Some(Ok(gst::FlowSuccess::Ok));
             }
+            let newest_end = p.held.back().map_or(0, |h| h.end);
             if out_pos != last_pos {
                 last_pos = out_pos;
                 since = Instant::now();
@@ -319,8 +319,7 @@ impl FailoverSwitch {
                     p.dropped += p.held.len() as u64;
                     p.held.clear();
                 }
-                drop(st);
-                self.emit();
+                self.unlock(st);
                 return if active {
                     None
                 } else {
@@ -347,6 +346,17 @@ impl FailoverSwitch {
         }
     }
 
+    /// Whether a standby input's held data reaches at most `hold_ahead` beyond the
+    /// output (or it holds nothing): it need not wait.
+    fn within_hold(p: &PadState, out_pos: Option<u64>, hold_ahead: u64) -> bool {
+        match (p.held.front(), p.held.back()) {
+            (Some(first), Some(last)) => {
+                last.end.saturating_sub(out_pos.unwrap_or(first.start)) <= hold_ahead
+            }
+            _ => true,
+        }
+    }
+
     /// How far ahead of the output a standby input may run before it waits (not live).
     fn hold_ahead(s: &Settings) -> u64 {
         (s.timeout / 2).min(HOLD_AHEAD)
@@ -355,34 +365,36 @@ impl FailoverSwitch {
     /// Sends the active input's held data (trimmed and faded as needed).
     pub(super) fn drain(&self, input: Input) -> FlowResult {
         let _push = self.push_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let items = {
-            let mut st = self.lock_state();
-            if st.shutdown || st.pad(input).flushing {
-                return Err(gst::FlowError::Flushing);
-            }
-            if st.active != Some(input) {
-                return Ok(gst::FlowSuccess::Ok);
-            }
-            let mut items = Vec::new();
-            if self.settings().caps_check == CapsCheck::None {
-                self.follow_caps(&mut st, input);
-            }
-            self.initial_events(&mut st, &mut items);
-            while let Some(end) = st.pad(input).held.front().map(|h| h.end) {
-                if !Self::fade_ready(&mut st, input, end) {
-                    break;
-                }
-                if let Some(h) = st.pad_mut(input).held.pop_front() {
-                    self.prepare(&mut st, input, h, &mut items);
-                }
-            }
-            if st.waiting > 0 && st.out.pos.is_some_and(|o| o >= st.wake_at) {
-                // The output caught up with a blocked standby input.
-                self.cond.notify_all();
-            }
-            items
-        };
+        let items = self.drain_locked(&mut self.lock_state(), input)?;
         self.send(items)
+    }
+
+    /// The items that send the active input's held data; `push_lock` must be held.
+    fn drain_locked(&self, st: &mut State, input: Input) -> Result<Vec<Item>, gst::FlowError> {
+        if st.shutdown || st.pad(input).flushing {
+            return Err(gst::FlowError::Flushing);
+        }
+        let mut items = Vec::new();
+        if st.active != Some(input) {
+            return Ok(items);
+        }
+        if st.follow_caps {
+            self.follow_caps(st, input);
+        }
+        self.initial_events(st, &mut items);
+        while let Some(end) = st.pad(input).held.front().map(|h| h.end) {
+            if !Self::fade_ready(st, input, end) {
+                break;
+            }
+            if let Some(h) = st.pad_mut(input).held.pop_front() {
+                self.prepare(st, input, h, &mut items);
+            }
+        }
+        if st.waiting > 0 && st.out.pos.is_some_and(|o| o >= st.wake_at) {
+            // The output caught up with a blocked standby input.
+            self.cond.notify_all();
+        }
+        Ok(items)
     }
 
     /// During a crossfade, the incoming data up to `end` waits until the outgoing
