@@ -39,11 +39,11 @@ h_listener 0
 at() { # at SECONDS: sleep until that many seconds after the start
   local left
   left=$(awk -v s="$H_T0" -v n="$(date +%s.%N)" -v t="$1" 'BEGIN { d = s + t - n; print (d > 0 ? d : 0) }')
-  sleep "$left"
+  h_sleep "$left"
 }
 status() { grep -E '^\[' "$H_WORK/relay.log" | tail -n 1 | cut -c1-160; }
 
-h_log "relay running ($SETUP setup); status lines every 5 s in $OUT/relay.log"
+h_log "relay running ($SETUP setup); its status line every 5 s goes to $H_WORK/relay.log"
 at 10
 h_stop primary
 at 14

@@ -40,14 +40,14 @@ case_cycles() {
   h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
   h_wait_mount /relay.aac || return 1
   h_listener 0
-  sleep 5
+  h_sleep 5
   local i expect=()
   for ((i = 1; i <= CYCLES; i++)); do
     h_stop primary
-    sleep 3
+    h_sleep 3
     h_encoder primary /station.aac 128k -3 48000
     # reconnect attempts every 1 s + 0.5 s settle + restore-delay + margin
-    sleep $((RESTORE + 5))
+    h_sleep $((RESTORE + 5))
     # Icecast closes the killed encoder's mount: the input ends (eos) at once.
     expect+=("eos" "restored")
   done
@@ -68,7 +68,7 @@ case_mismatch() {
   h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
   h_wait_mount /relay.aac || return 1
   h_listener 0
-  sleep 10
+  h_sleep 10
   h_stop listener
   h_stop relay
   /usr/bin/python3 $REPORT check "$H_WORK" --timeout $TIMEOUT --switches "" \
@@ -89,13 +89,13 @@ case_both_down() {
   h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
   h_wait_mount /relay.aac || return 1
   h_listener 0
-  sleep 4
+  h_sleep 4
   h_stop primary
-  sleep 2
+  h_sleep 2
   h_stop secondary
-  sleep 13
+  h_sleep 13
   h_encoder primary /station.aac 128k -3 48000
-  sleep 6
+  h_sleep 6
   h_stop listener
   h_stop relay
   # The second input's EOS is held back by the relay (the switch would end the

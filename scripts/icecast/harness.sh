@@ -17,6 +17,12 @@ h_log() {
   [ -n "${H_WORK:-}" ] && printf '%s %s\n' "$(date +%s.%N)" "$*" >>"$H_WORK/actions.txt"
   return 0
 }
+# h_sleep SECONDS: a sleep that a trapped signal interrupts at once.
+h_sleep() {
+  sleep "$1" &
+  wait $! 2>/dev/null
+}
+
 h_now() { awk -v s="$H_T0" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
 
 # h_init NAME: work dir, port, password, cleanup trap.
