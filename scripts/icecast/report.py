@@ -168,7 +168,8 @@ def summary(run, png):
     g = run.column_mean(run.timeline, "secondary_gain_db", t_settled)
     o = run.column_mean(run.timeline, "output_lufs", t_settled)
     print("  primary input       %s" % fmt(p, " LUFS"))
-    print("  secondary input     %s%s" % (fmt(s, " LUFS"), "" if g is None else ", matching gain %+.1f dB" % g))
+    matching = ", matching gain %+.1f dB" % g if g is not None and abs(g) >= 0.05 else ""
+    print("  secondary input     %s%s" % (fmt(s, " LUFS"), matching))
     print("  relay output        %s" % fmt(o, " LUFS"))
     print("  listener integrated %s LUFS" % (L.get("integrated_lufs") or "n/a"))
     for t, d, before, after in run.loudness_steps():
