@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests of the failover relay against a real Icecast on 127.0.0.1
-# (run by scripts/e2e.sh, i.e. `make e2e` / `make test`; about 3 minutes).
+# (run by scripts/e2e.sh, i.e. `make e2e` / `make test`; about 3.5 minutes).
 #
 #  1. passthrough: the primary encoder is killed and restored 3 times;
 #  2. decode:      the same, and the output loudness must stay within 2 LU across
@@ -9,12 +9,14 @@
 #                  decode): the relay warns, stays on the primary, the listener
 #                  keeps playing;
 #  4. both-down:   both encoders down for 13 s (> Icecast source-timeout), then the
-#                  primary back (passthrough and decode): no disconnection.
+#                  primary back (passthrough and decode): no disconnection;
+#  5. sticky:      mode=sticky stays on the secondary after the primary is back, and
+#                  takes the primary when the secondary fails.
 # Every case asserts: the listener's connection is never closed, its longest pause
 # in data is below timeout + 500 ms, every switch has the expected reason.
 # Every process started here is stopped on exit, also on failure or Ctrl-C.
 # KEEP=1 keeps the work directories; E2E_ONLY=<case> runs one (passthrough, decode,
-# mismatch, mismatch-decode, both-down, both-down-decode).
+# mismatch, mismatch-decode, both-down, both-down-decode, sticky).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/icecast/harness.sh
@@ -68,7 +70,7 @@ case_mismatch() {
   h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
   h_wait_mount /relay.aac || return 1
   h_listener 0
-  h_sleep 10
+  h_sleep 8
   h_stop listener
   h_stop relay
   /usr/bin/python3 $REPORT check "$H_WORK" --timeout $TIMEOUT --switches "" \
@@ -103,6 +105,30 @@ case_both_down() {
   /usr/bin/python3 $REPORT check "$H_WORK" --timeout $TIMEOUT --switches "eos,$second,restored"
 }
 
+# case_sticky: mode=sticky keeps the secondary after the primary is back, and goes
+# to the primary only when the secondary fails in turn.
+case_sticky() {
+  h_init "e2e-sticky"
+  echo "== e2e: passthrough setup, mode=sticky (work $H_WORK)"
+  h_icecast
+  h_encoder primary /station.aac 128k -3 48000
+  h_encoder secondary /station_fallback.aac 64k -10 48000
+  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
+  h_relay --setup passthrough --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s --mode sticky
+  h_wait_mount /relay.aac || return 1
+  h_listener 0
+  h_sleep 4
+  h_stop primary
+  h_sleep 3
+  h_encoder primary /station.aac 128k -3 48000
+  h_sleep $((RESTORE + 4))
+  h_stop secondary
+  h_sleep 3
+  h_stop listener
+  h_stop relay
+  /usr/bin/python3 $REPORT check "$H_WORK" --timeout $TIMEOUT --switches "eos,eos"
+}
+
 run_case() {
   local name=$1
   shift
@@ -126,6 +152,7 @@ run_case mismatch case_mismatch passthrough
 run_case mismatch-decode case_mismatch decode
 run_case both-down case_both_down passthrough timeout
 run_case both-down-decode case_both_down decode health
+run_case sticky case_sticky
 
 if [ ${#failed[@]} -ne 0 ]; then
   echo "e2e: FAILED: ${failed[*]}"
