@@ -8,6 +8,13 @@ use gstfailover::health_event::{HealthVerdict, parse_event};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+fn verdict(healthy: bool, reason: &str) -> HealthVerdict {
+    HealthVerdict {
+        healthy,
+        reason: reason.into(),
+    }
+}
+
 const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000_000_000;
 
@@ -181,13 +188,7 @@ fn stall_is_reported_from_the_clock_without_another_buffer() {
     // One stall-timeout after the last buffer, with no buffer pushed.
     p.h.crank_single_clock_wait().unwrap();
     assert_eq!(p.now(), 300 * MS + SEC);
-    assert_eq!(
-        p.verdicts(),
-        vec![HealthVerdict {
-            healthy: false,
-            reason: "stall".into()
-        }]
-    );
+    assert_eq!(p.verdicts(), vec![verdict(false, "stall")]);
     let msgs = p.messages();
     assert_eq!(msgs.len(), 1);
     assert!(!msgs[0].get::<bool>("healthy").unwrap());
@@ -204,13 +205,7 @@ fn stall_is_reported_from_the_clock_without_another_buffer() {
         events.push(ev);
     }
     let v: Vec<_> = events.iter().filter_map(|e| parse_event(e)).collect();
-    assert_eq!(
-        v,
-        vec![HealthVerdict {
-            healthy: true,
-            reason: "ok".into()
-        }]
-    );
+    assert_eq!(v, vec![verdict(true, "ok")]);
     assert!(p.h.try_pull().is_some());
     assert!(p.healthy());
     assert_eq!(notified.load(Ordering::SeqCst), 2);
@@ -277,13 +272,7 @@ fn silence_is_detected_after_silence_duration_on_audio_time() {
         );
     }
     p.push(sine_f32(48_000, 2, 4800, -70.0, 1900 * MS));
-    assert_eq!(
-        p.verdicts(),
-        vec![HealthVerdict {
-            healthy: false,
-            reason: "silence".into()
-        }]
-    );
+    assert_eq!(p.verdicts(), vec![verdict(false, "silence")]);
     assert!(!p.healthy());
     let msgs = p.messages();
     assert_eq!(msgs.len(), 1);
@@ -297,13 +286,7 @@ fn silence_is_detected_after_silence_duration_on_audio_time() {
 
     // Level back above the threshold: healthy with that very buffer.
     p.push(sine_f32(48_000, 2, 480, -30.0, 2000 * MS));
-    assert_eq!(
-        p.verdicts(),
-        vec![HealthVerdict {
-            healthy: true,
-            reason: "ok".into()
-        }]
-    );
+    assert_eq!(p.verdicts(), vec![verdict(true, "ok")]);
     assert!(p.healthy());
 }
 
@@ -538,13 +521,7 @@ fn turning_a_detector_off_ends_its_verdict() {
     }
     assert_eq!(p.verdicts()[0].reason, "silence");
     p.element.set_property("silence-duration", 0u64);
-    assert_eq!(
-        p.verdicts(),
-        vec![HealthVerdict {
-            healthy: true,
-            reason: "ok".into()
-        }]
-    );
+    assert_eq!(p.verdicts(), vec![verdict(true, "ok")]);
     assert!(p.healthy());
 }
 
