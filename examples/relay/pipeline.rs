@@ -307,6 +307,7 @@ pub fn install_probes(
 ) {
     let on_restart_needed = Arc::new(on_restart_needed);
     let on_back = Arc::new(on_back);
+    // RELAY_DEBUG_EDGE=1: print arrival, running time and offset of input buffers.
     let debug_edge = std::env::var_os("RELAY_DEBUG_EDGE").is_some();
     for idx in 0..2 {
         let me = branches[idx].clone();
