@@ -11,6 +11,7 @@ PKGS=(
   meson ninja-build
   icecast2 ffmpeg curl bc
   python3-gi gir1.2-gstreamer-1.0
+  gnuplot-nox
 )
 
 missing=()
