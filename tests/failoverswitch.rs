@@ -330,6 +330,60 @@ fn active_input_stuck_behind_the_output_times_out() {
 }
 
 #[test]
+fn a_new_stream_after_eos_revives_the_input_once_data_arrives() {
+    let mut t = Live::new(&[
+        ("timeout", ms(500).into()),
+        ("restore-delay", ms(1000).into()),
+        ("crossfade", 0u64.into()),
+    ]);
+    let mut switches = Vec::new();
+    for i in 0..400 {
+        let now = i * 10;
+        if now == 1000 {
+            t.hp.push_event(gst::event::Eos::new());
+        }
+        if now == 1500 {
+            // The primary's source reconnects: a new stream, no data yet.
+            t.hp.push_event(gst::event::StreamStart::new("reconnected"));
+            t.hp.push_event(gst::event::Caps::new(
+                &RAW_CAPS.parse::<gst::Caps>().unwrap(),
+            ));
+            t.hp.push_event(gst::event::Segment::new(&gst::FormattedSegment::<
+                gst::ClockTime,
+            >::new()));
+        }
+        t.tick(now, !(1000..2000).contains(&now), true);
+        switches.extend(t.switches().into_iter().map(|s| (now, s)));
+    }
+    assert_eq!(switches.len(), 2, "{switches:?}");
+    assert_eq!(
+        switches[0],
+        (1000, ("primary".into(), "secondary".into(), "eos".into()))
+    );
+    // Healthy with its first data at 2.0 s, restored one restore-delay later.
+    assert_eq!(
+        switches[1],
+        (
+            3000,
+            ("secondary".into(), "primary".into(), "restored".into())
+        )
+    );
+    let primary: Vec<(bool, String)> = t
+        .health_messages()
+        .iter()
+        .filter(|h| h.get::<&str>("pad").unwrap() == "primary")
+        .map(|h| {
+            (
+                h.get::<bool>("healthy").unwrap(),
+                h.get::<String>("reason").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(primary, vec![(false, "eos".into()), (true, "ok".into())]);
+    assert_continuous(&t.pull_all(), 0, 4000);
+}
+
+#[test]
 fn latency_answers_for_the_slower_input() {
     let mut t = Live::new(&[]);
     t.hp.set_upstream_latency(gst::ClockTime::from_mseconds(50));

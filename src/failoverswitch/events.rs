@@ -7,13 +7,22 @@ use gst::subclass::prelude::*;
 
 use super::capscheck;
 use super::imp::{CAT, FailoverSwitch, Settings};
-use super::policy::Input;
+use super::policy::{Input, InputHealth};
 use super::state::{Note, State, caps_desc, clock_time, raw_format};
 use super::stream::{FILL_CHUNK, GAP_CHUNK, Item};
 use super::timeline::{self, SampleClock};
 use crate::health_event;
 
 impl FailoverSwitch {
+    /// An input back from EOS (flush or new stream) is not healthy before its data
+    /// arrives: it waits as timed out instead of ended.
+    fn revive(h: &mut InputHealth) {
+        if h.eos {
+            h.eos = false;
+            h.timed_out = true;
+        }
+    }
+
     pub(super) fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
         let input = self.input_of(pad);
         if let Some(verdict) = health_event::parse_event(&event) {
@@ -32,7 +41,21 @@ impl FailoverSwitch {
             return true;
         }
         match event.view() {
-            gst::EventView::StreamStart(_) => true,
+            gst::EventView::StreamStart(_) => {
+                // A new stream after EOS (a reconnected source): the input may be
+                // taken again once its data arrives.
+                let s = self.settings();
+                let mut st = self.lock_state();
+                if st.pad(input).health.eos {
+                    gst::debug!(CAT, obj = pad, "new stream after EOS");
+                    st.pad_mut(input).position = None;
+                    let pnow = Self::policy_now(&st, None);
+                    self.set_flag(&mut st, input, pnow, Self::revive);
+                    self.evaluate(&mut st, &s, pnow);
+                }
+                self.unlock(st);
+                true
+            }
             gst::EventView::Caps(c) => {
                 self.ensure_live(pad, input);
                 self.on_caps(input, c.caps_owned());
@@ -85,7 +108,7 @@ impl FailoverSwitch {
                     p.segment = gst::FormattedSegment::new();
                     p.time_segment = true;
                     let pnow = Self::policy_now(&st, None);
-                    self.set_flag(&mut st, input, pnow, |h| h.eos = false);
+                    self.set_flag(&mut st, input, pnow, Self::revive);
                     let forward = st.active == Some(input) || st.out.eos_sent;
                     if forward {
                         if f.resets_time() {
