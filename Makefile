@@ -20,7 +20,7 @@ lint: deps
 	$(CARGO) clippy --release --all-targets -- -D warnings
 
 unit: build
-	$(CARGO) test --release
+	$(CARGO) test --release --all-targets
 
 e2e: build
 	bash scripts/e2e.sh
@@ -37,10 +37,15 @@ bench: build
 inspect: build
 	gst-inspect-1.0 failover
 
+# The plugin into GStreamer's plugin directory (meson) and the relay program into
+# $(PREFIX)/bin as gst-failover-relay.
+PREFIX ?= /usr/local
 install: deps
 	meson setup build --wipe >/dev/null 2>&1 || meson setup build
 	meson compile -C build
 	meson install -C build
+	$(CARGO) build --release --example failover-relay
+	install -D -m 755 target/release/examples/failover-relay $(DESTDIR)$(PREFIX)/bin/gst-failover-relay
 
 clean:
 	$(CARGO) clean
