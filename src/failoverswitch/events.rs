@@ -6,7 +6,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::capscheck;
-use super::imp::{CAT, FailoverSwitch, Settings};
+use super::imp::{CAT, FailoverSwitch};
 use super::policy::{Input, InputHealth};
 use super::state::{Note, State, caps_desc, clock_time, raw_format};
 use super::stream::{FILL_CHUNK, GAP_CHUNK, Item};
@@ -27,7 +27,6 @@ impl FailoverSwitch {
         let input = self.input_of(pad);
         if let Some(verdict) = health_event::parse_event(&event) {
             gst::debug!(CAT, obj = pad, "probe verdict {verdict:?}");
-            let s = self.settings();
             {
                 let mut st = self.lock_state();
                 let pnow = Self::policy_now(&st, self.clock_now());
@@ -35,7 +34,7 @@ impl FailoverSwitch {
                 self.set_flag(&mut st, input, pnow, |h| {
                     h.probe_unhealthy = !verdict.healthy
                 });
-                self.evaluate(&mut st, &s, pnow);
+                self.evaluate(&mut st, pnow);
             }
             self.emit();
             return true;
@@ -44,14 +43,13 @@ impl FailoverSwitch {
             gst::EventView::StreamStart(_) => {
                 // A new stream after EOS (a reconnected source): the input may be
                 // taken again once its data arrives.
-                let s = self.settings();
                 let mut st = self.lock_state();
                 if st.pad(input).health.eos {
                     gst::debug!(CAT, obj = pad, "new stream after EOS");
                     st.pad_mut(input).position = None;
                     let pnow = Self::policy_now(&st, None);
                     self.set_flag(&mut st, input, pnow, Self::revive);
-                    self.evaluate(&mut st, &s, pnow);
+                    self.evaluate(&mut st, pnow);
                 }
                 self.unlock(st);
                 true
@@ -99,7 +97,6 @@ impl FailoverSwitch {
                 !forward || self.srcpad.push_event(event)
             }
             gst::EventView::FlushStop(f) => {
-                let s = self.settings();
                 let forward = {
                     let mut st = self.lock_state();
                     let p = st.pad_mut(input);
@@ -118,7 +115,7 @@ impl FailoverSwitch {
                         st.out.eos_sent = false;
                     }
                     // An input back from EOS may be taken again.
-                    self.evaluate(&mut st, &s, pnow);
+                    self.evaluate(&mut st, pnow);
                     self.unlock(st);
                     forward
                 };
@@ -215,17 +212,15 @@ impl FailoverSwitch {
         }
         let pnow = Self::policy_now(st, self.clock_now());
         self.set_flag(st, input, pnow, |h| h.caps_mismatch = mismatch);
-        let s = st.settings;
-        self.evaluate(st, &s, pnow);
+        self.evaluate(st, pnow);
     }
 
     pub(super) fn on_eos(&self, input: Input) {
-        let s = self.settings();
         let all_ended = {
             let mut st = self.lock_state();
             let pnow = Self::policy_now(&st, self.clock_now());
             self.set_flag(&mut st, input, pnow, |h| h.eos = true);
-            self.evaluate(&mut st, &s, pnow);
+            self.evaluate(&mut st, pnow);
             st.pads.iter().all(|p| p.health.eos)
         };
         self.emit();
@@ -283,7 +278,8 @@ impl FailoverSwitch {
     }
 
     /// The next clock time the timer task must look at, if any.
-    pub(super) fn next_deadline(&self, st: &State, s: &Settings) -> Option<u64> {
+    pub(super) fn next_deadline(&self, st: &State) -> Option<u64> {
+        let s = &st.settings;
         let timeouts = st
             .pads
             .iter()
@@ -313,7 +309,6 @@ impl FailoverSwitch {
     /// One round of the source pad task (live only): waits on the pipeline clock for
     /// the next timeout or filler deadline, then acts on it.
     pub(super) fn task_iteration(&self) {
-        let s = self.settings();
         let clock = self.obj().clock();
         let mut st = self.lock_state();
         if st.shutdown {
@@ -322,7 +317,7 @@ impl FailoverSwitch {
             return;
         }
         let deadline = if st.live() && st.playing {
-            self.next_deadline(&st, &s)
+            self.next_deadline(&st)
         } else {
             None
         };
@@ -341,16 +336,16 @@ impl FailoverSwitch {
             if st.shutdown || !st.playing {
                 return;
             }
-            self.refresh(&mut st, &s, Some(now));
+            self.refresh(&mut st, Some(now));
             let pnow = Self::policy_now(&st, Some(now));
-            self.evaluate(&mut st, &s, pnow);
+            self.evaluate(&mut st, pnow);
         }
         self.emit();
-        self.fill(now, &s);
+        self.fill(now);
     }
 
     /// While no input is healthy: silence (raw audio) or GAP events up to `now`.
-    pub(super) fn fill(&self, now: u64, s: &Settings) {
+    pub(super) fn fill(&self, now: u64) {
         let _push = self.push_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut items = Vec::new();
         {
@@ -362,7 +357,7 @@ impl FailoverSwitch {
             let rt_now = now.saturating_sub(base);
             self.initial_events(&mut st, &mut items);
             match st.out.raw.clone() {
-                Some(raw) if s.fill_silence => {
+                Some(raw) if st.settings.fill_silence => {
                     let rate = raw.info.rate();
                     if st.out.pos.is_none() {
                         // Nothing went out yet: the output starts now.

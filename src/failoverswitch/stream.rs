@@ -80,22 +80,23 @@ impl FailoverSwitch {
     }
 
     /// Live: marks inputs without data for `timeout` as timed out.
-    pub(super) fn refresh(&self, st: &mut State, s: &Settings, now: Option<u64>) {
+    pub(super) fn refresh(&self, st: &mut State, now: Option<u64>) {
         let Some(now) = now.filter(|_| st.live() && st.playing) else {
             return;
         };
+        let timeout = st.settings.timeout;
         for i in Input::BOTH {
             let p = st.pad(i);
             let since = p.last_data.or(st.playing_since);
-            if !p.health.timed_out && since.is_some_and(|t| now >= t.saturating_add(s.timeout)) {
+            if !p.health.timed_out && since.is_some_and(|t| now >= t.saturating_add(timeout)) {
                 let pnow = Self::policy_now(st, Some(now));
                 self.set_flag(st, i, pnow, |h| h.timed_out = true);
             }
         }
     }
 
-    pub(super) fn evaluate(&self, st: &mut State, s: &Settings, now: u64) {
-        if let Some(sw) = policy::decide(&s.policy(), st.active, &st.health(), now) {
+    pub(super) fn evaluate(&self, st: &mut State, now: u64) {
+        if let Some(sw) = policy::decide(&st.settings.policy(), st.active, &st.health(), now) {
             if sw.to != st.active {
                 self.switch(st, sw.to, sw.reason);
             }
@@ -103,7 +104,7 @@ impl FailoverSwitch {
     }
 
     pub(super) fn switch(&self, st: &mut State, to: Option<Input>, reason: Reason) {
-        let s = self.settings();
+        let s = st.settings;
         let from = st.active;
         st.active = to;
         st.switch_count += 1;
@@ -223,9 +224,9 @@ impl FailoverSwitch {
         if delivers {
             self.set_flag(&mut st, input, pnow, |h| h.timed_out = false);
         }
-        self.refresh(&mut st, &s, now);
+        self.refresh(&mut st, now);
         if st.pad(input).health.caps_mismatch {
-            self.evaluate(&mut st, &s, pnow);
+            self.evaluate(&mut st, pnow);
             st.pad_mut(input).dropped += 1;
             gst::log!(
                 CAT,
@@ -245,7 +246,7 @@ impl FailoverSwitch {
         {
             self.set_flag(&mut st, input, pnow, |h| h.timed_out = true);
         }
-        self.evaluate(&mut st, &s, pnow);
+        self.evaluate(&mut st, pnow);
         st.pad_mut(input)
             .held
             .push_back(Held { start, end, buffer });
@@ -339,7 +340,7 @@ impl FailoverSwitch {
                     gst::debug!(CAT, imp = self, "{} is late", a.name());
                     self.set_flag(&mut st, a, pnow, |h| h.timed_out = true);
                 }
-                self.evaluate(&mut st, s, pnow);
+                self.evaluate(&mut st, pnow);
                 let active = st.active == Some(input);
                 if !active {
                     // Nothing to switch to: drop rather than block upstream forever.
