@@ -8,6 +8,9 @@ use gstfailover::health_event::{HealthVerdict, parse_event};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+use common::{harness_with_bus, init};
+
 fn verdict(healthy: bool, reason: &str) -> HealthVerdict {
     HealthVerdict {
         healthy,
@@ -18,15 +21,6 @@ fn verdict(healthy: bool, reason: &str) -> HealthVerdict {
 const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000_000_000;
 
-fn init() {
-    use std::sync::Once;
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        gst::init().unwrap();
-        gstfailover::plugin_register_static().unwrap();
-    });
-}
-
 struct Probe {
     h: Harness,
     bus: gst::Bus,
@@ -35,15 +29,7 @@ struct Probe {
 
 /// A harnessed `healthprobe` with `props` set, a bus, and a test clock at 0.
 fn probe(props: &[(&str, glib::Value)]) -> Probe {
-    init();
-    let mut h = Harness::new("healthprobe");
-    let element = h.element().unwrap();
-    for (name, value) in props {
-        element.set_property_from_value(name, value);
-    }
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    h.use_testclock();
+    let (h, element, bus) = harness_with_bus("healthprobe", props);
     Probe { h, bus, element }
 }
 

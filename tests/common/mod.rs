@@ -19,6 +19,33 @@ pub fn init() {
     });
 }
 
+/// Sets properties on an element; string values are parsed, so enum nicks work
+/// (`("mode", "sticky".to_value())`).
+pub fn set_props(element: &gst::Element, props: &[(&str, gst::glib::Value)]) {
+    for (k, v) in props {
+        match v.get::<&str>() {
+            Ok(text) => element.set_property_from_str(k, text),
+            Err(_) => element.set_property_from_value(k, v),
+        }
+    }
+}
+
+/// A harnessed element from `factory` with `props` set, its own bus, and a test
+/// clock at 0.
+pub fn harness_with_bus(
+    factory: &str,
+    props: &[(&str, gst::glib::Value)],
+) -> (Harness, gst::Element, gst::Bus) {
+    init();
+    let mut h = Harness::new(factory);
+    let element = h.element().unwrap();
+    set_props(&element, props);
+    let bus = gst::Bus::new();
+    element.set_bus(Some(&bus));
+    h.use_testclock();
+    (h, element, bus)
+}
+
 pub fn ms(v: u64) -> u64 {
     v * 1_000_000
 }
@@ -76,12 +103,7 @@ impl Live {
     ) -> Self {
         init();
         let element = gst::ElementFactory::make("failoverswitch").build().unwrap();
-        for (k, v) in props {
-            match v.get::<&str>() {
-                Ok(text) => element.set_property_from_str(k, text),
-                Err(_) => element.set_property_from_value(k, v),
-            }
-        }
+        set_props(&element, props);
         let bus = gst::Bus::new();
         element.set_bus(Some(&bus));
         let mut hp = Harness::with_element(&element, Some("primary"), Some("src"));

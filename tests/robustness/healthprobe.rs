@@ -7,15 +7,7 @@ use super::*;
 const F32_STEREO: &str = "audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=2";
 
 fn healthprobe(props: &[(&str, gst::glib::Value)]) -> (Harness, gst::Bus) {
-    init();
-    let mut h = Harness::new("healthprobe");
-    let element = h.element().unwrap();
-    for (name, value) in props {
-        element.set_property_from_value(name, value);
-    }
-    let bus = gst::Bus::new();
-    element.set_bus(Some(&bus));
-    h.use_testclock();
+    let (h, _, bus) = harness_with_bus("healthprobe", props);
     (h, bus)
 }
 
