@@ -29,19 +29,28 @@ failed=()
 
 h_build || exit 1
 
+# start_station SETUP SECONDARY_RATE [relay options...]: Icecast, the primary encoder
+# (/station.aac, 128k, 48 kHz) and the secondary (/station_fallback.aac, 64k, 7 dB
+# quieter, at SECONDARY_RATE), the relay and a listener on its output /relay.aac.
+start_station() {
+  local setup=$1 rate=$2
+  shift 2
+  h_icecast
+  h_encoder primary /station.aac 128k -3 48000
+  h_encoder secondary /station_fallback.aac 64k -10 "$rate"
+  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
+  h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s "$@"
+  h_wait_mount /relay.aac || return 1
+  h_listener 0
+}
+
 # case_cycles SETUP [extra check args]
 case_cycles() {
   local setup=$1
   shift
   h_init "e2e-$setup"
   echo "== e2e: $setup setup, primary killed and restored $CYCLES times (work $H_WORK)"
-  h_icecast
-  h_encoder primary /station.aac 128k -3 48000
-  h_encoder secondary /station_fallback.aac 64k -10 48000
-  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
-  h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
-  h_wait_mount /relay.aac || return 1
-  h_listener 0
+  start_station "$setup" 48000 || return 1
   h_sleep 5
   local i expect=()
   for ((i = 1; i <= CYCLES; i++)); do
@@ -63,13 +72,7 @@ case_mismatch() {
   local setup=$1
   h_init "e2e-mismatch-$setup"
   echo "== e2e: $setup setup, 44.1 kHz secondary behind a 48 kHz primary (work $H_WORK)"
-  h_icecast
-  h_encoder primary /station.aac 128k -3 48000
-  h_encoder secondary /station_fallback.aac 64k -10 44100
-  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
-  h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
-  h_wait_mount /relay.aac || return 1
-  h_listener 0
+  start_station "$setup" 44100 || return 1
   h_sleep 8
   h_stop listener
   h_stop relay
@@ -84,13 +87,7 @@ case_both_down() {
   local setup=$1 second=$2
   h_init "e2e-both-down-$setup"
   echo "== e2e: $setup setup, both inputs down for 13 s (work $H_WORK)"
-  h_icecast
-  h_encoder primary /station.aac 128k -3 48000
-  h_encoder secondary /station_fallback.aac 64k -10 48000
-  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
-  h_relay --setup "$setup" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
-  h_wait_mount /relay.aac || return 1
-  h_listener 0
+  start_station "$setup" 48000 || return 1
   h_sleep 4
   h_stop primary
   h_sleep 2
@@ -110,13 +107,7 @@ case_both_down() {
 case_sticky() {
   h_init "e2e-sticky"
   echo "== e2e: passthrough setup, mode=sticky (work $H_WORK)"
-  h_icecast
-  h_encoder primary /station.aac 128k -3 48000
-  h_encoder secondary /station_fallback.aac 64k -10 48000
-  h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || return 1
-  h_relay --setup passthrough --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s --mode sticky
-  h_wait_mount /relay.aac || return 1
-  h_listener 0
+  start_station passthrough 48000 --mode sticky || return 1
   h_sleep 4
   h_stop primary
   h_sleep 3
