@@ -583,8 +583,12 @@ fn non_live_eos_hands_over_at_the_exact_sample() {
         .iter()
         .filter(|s| s.name() == "failover-switched")
         .collect();
+    // The slowed primary (1.5 s in all, longer than the 1 s timeout) keeps the secondary
+    // waiting for the output, which moves all the time: the primary is never late.
+    assert_eq!(sw.len(), 2, "{sw:?}");
     assert_eq!(sw[0].get::<&str>("reason").unwrap(), "eos");
     assert_eq!(sw[0].get::<u64>("running-time").unwrap(), ms(1000));
+    assert_eq!(sw[1].get::<&str>("to").unwrap(), "none");
 }
 
 #[test]

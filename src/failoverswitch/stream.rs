@@ -394,8 +394,10 @@ impl FailoverSwitch {
     /// Sends the active input's held data (trimmed and faded as needed).
     pub(super) fn drain(&self, input: Input) -> FlowResult {
         let _push = self.push_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let items = self.drain_locked(&mut self.lock_state(), input)?;
-        self.send(items)
+        let mut st = self.lock_state();
+        let items = self.drain_locked(&mut st, input);
+        self.unlock(st);
+        self.send(items?)
     }
 
     /// The items that send the active input's held data; `push_lock` must be held.

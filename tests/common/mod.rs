@@ -307,20 +307,25 @@ pub fn run_pipeline(desc: &str) -> (Vec<gst::Buffer>, Vec<gst::EventType>, Vec<g
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
     let mut msgs = Vec::new();
+    let mut collect = |m: &gst::Message| match m.view() {
+        gst::MessageView::Error(err) => panic!("error: {err:?}"),
+        gst::MessageView::Element(el) => msgs.extend(el.structure().map(|s| s.to_owned())),
+        _ => (),
+    };
     loop {
         let m = bus
             .timed_pop(gst::ClockTime::from_seconds(30))
             .expect("pipeline finishes");
-        match m.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(err) => panic!("error: {err:?}"),
-            gst::MessageView::Element(el) => {
-                if let Some(s) = el.structure() {
-                    msgs.push(s.to_owned());
-                }
-            }
-            _ => (),
+        if m.type_() == gst::MessageType::Eos {
+            break;
         }
+        collect(&m);
+    }
+    // Messages are posted from the streaming threads and may follow the EOS message:
+    // READY joins those threads; read the rest before NULL flushes the bus.
+    pipeline.set_state(gst::State::Ready).unwrap();
+    while let Some(m) = bus.pop() {
+        collect(&m);
     }
     pipeline.set_state(gst::State::Null).unwrap();
     let buffers = buffers.lock().unwrap().clone();
