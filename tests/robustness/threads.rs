@@ -83,6 +83,16 @@ fn live_pipeline() -> (gst::Pipeline, gst::Element, mpsc::Receiver<u64>) {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
+    let rx = sink_buffers(&pipeline, |b| b.pts().map_or(u64::MAX, |p| p.nseconds()));
+    let switch = pipeline.by_name("s").unwrap();
+    (pipeline, switch, rx)
+}
+
+/// Sends `f` of every buffer reaching the pipeline's `sink` element to the receiver.
+fn sink_buffers(
+    pipeline: &gst::Pipeline,
+    f: impl Fn(&gst::BufferRef) -> u64 + Send + Sync + 'static,
+) -> mpsc::Receiver<u64> {
     let (tx, rx) = mpsc::channel();
     let tx = Mutex::new(tx);
     pipeline
@@ -92,15 +102,11 @@ fn live_pipeline() -> (gst::Pipeline, gst::Element, mpsc::Receiver<u64>) {
         .unwrap()
         .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             if let Some(b) = info.buffer() {
-                let _ = tx
-                    .lock()
-                    .unwrap()
-                    .send(b.pts().map_or(u64::MAX, |p| p.nseconds()));
+                let _ = tx.lock().unwrap().send(f(b));
             }
             gst::PadProbeReturn::Ok
         });
-    let switch = pipeline.by_name("s").unwrap();
-    (pipeline, switch, rx)
+    rx
 }
 
 /// Waits (bounded) for `n` buffers at the sink, with timestamps going forward.
@@ -312,19 +318,7 @@ fn non_live_state_changes_while_a_standby_waits() {
     .downcast::<gst::Pipeline>()
     .unwrap();
     let switch = pipeline.by_name("s").unwrap();
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    pipeline
-        .by_name("sink")
-        .unwrap()
-        .static_pad("sink")
-        .unwrap()
-        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-            if let Some(b) = info.buffer() {
-                let _ = tx.lock().unwrap().send(end_of(&b.to_owned()));
-            }
-            gst::PadProbeReturn::Ok
-        });
+    let rx = sink_buffers(&pipeline, |b| end_of(&b.to_owned()));
     let p = pipeline.clone();
     let end = bounded(
         "non-live pipeline paused and resumed while switching",
