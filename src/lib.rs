@@ -12,6 +12,8 @@ pub mod failoverswitch;
 pub mod health_event;
 pub mod healthprobe;
 pub mod loudnessmatch;
+pub mod on_air_event;
+pub(crate) mod sample_format;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     failoverswitch::register(plugin)?;

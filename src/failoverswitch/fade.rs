@@ -7,46 +7,7 @@
 
 use std::f64::consts::PI;
 
-/// Sample formats that can be blended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SampleFormat {
-    S16,
-    S32,
-    F32,
-    F64,
-}
-
-impl SampleFormat {
-    pub fn width(self) -> usize {
-        match self {
-            SampleFormat::S16 => 2,
-            SampleFormat::S32 | SampleFormat::F32 => 4,
-            SampleFormat::F64 => 8,
-        }
-    }
-
-    fn read(self, b: &[u8]) -> f64 {
-        match self {
-            SampleFormat::S16 => i16::from_le_bytes([b[0], b[1]]) as f64,
-            SampleFormat::S32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-            SampleFormat::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
-            SampleFormat::F64 => f64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])),
-        }
-    }
-
-    fn write(self, b: &mut [u8], v: f64) {
-        match self {
-            SampleFormat::S16 => b[..2].copy_from_slice(
-                &(v.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16).to_le_bytes(),
-            ),
-            SampleFormat::S32 => b[..4].copy_from_slice(
-                &(v.round().clamp(i32::MIN as f64, i32::MAX as f64) as i32).to_le_bytes(),
-            ),
-            SampleFormat::F32 => b[..4].copy_from_slice(&(v as f32).to_le_bytes()),
-            SampleFormat::F64 => b[..8].copy_from_slice(&v.to_le_bytes()),
-        }
-    }
-}
+pub use crate::sample_format::SampleFormat;
 
 /// Gain of the incoming input at frame `pos` of a fade lasting `len` frames.
 pub fn incoming_gain(pos: u64, len: u64) -> f64 {

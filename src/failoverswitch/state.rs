@@ -254,12 +254,6 @@ pub fn raw_format(caps: &gst::CapsRef) -> Option<RawFormat> {
     if info.layout() != gst_audio::AudioLayout::Interleaved || info.bpf() == 0 {
         return None;
     }
-    let sample = match info.format() {
-        gst_audio::AudioFormat::S16le => Some(SampleFormat::S16),
-        gst_audio::AudioFormat::S32le => Some(SampleFormat::S32),
-        gst_audio::AudioFormat::F32le => Some(SampleFormat::F32),
-        gst_audio::AudioFormat::F64le => Some(SampleFormat::F64),
-        _ => None,
-    };
+    let sample = SampleFormat::from_gst(info.format());
     Some(RawFormat { info, sample })
 }
