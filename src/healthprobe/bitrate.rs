@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Bitrate of a stream over a sliding window of its running time.
+//! Bitrate of a stream over a sliding window of time.
 //!
-//! Every buffer is recorded with its running time, duration (if known) and size.
-//! The bitrate is the number of bits whose buffers start inside the last `window`
-//! of running time, divided by that window. Until a whole window has been seen the
+//! Every buffer is recorded with a time, duration (if known) and size. The bitrate
+//! is the number of bits whose buffers start inside the last `window` of time,
+//! divided by that window. The time is either the stream's own running time (the
+//! buffers' timestamps) or, for a live stream, the clock's running time at which
+//! each buffer arrived; then [`BitrateWindow::advance`] moves the window on with
+//! the clock, so a stream that delivers less than real time reads as such. Until a whole window has been seen the
 //! value is an estimate over what has been seen, and no verdict is given, so a
 //! stream is never called "low bitrate" just because it has only started.
 
@@ -81,6 +84,16 @@ impl BitrateWindow {
         }
         self.bytes_in_window = self.bytes_in_window.saturating_add(bytes);
         self.trim();
+    }
+
+    /// Moves the end of the window to `now` (clock time base): what arrived more
+    /// than a window before `now` leaves the window even when nothing new arrives.
+    /// Does nothing before the first buffer or when `now` is not later.
+    pub fn advance(&mut self, now: u64) {
+        if self.first.is_some() && now > self.head {
+            self.head = now;
+            self.trim();
+        }
     }
 
     fn trim(&mut self) {
@@ -241,6 +254,41 @@ mod tests {
         }
         assert_eq!(w.entries.len(), 1);
         assert_eq!(w.bytes_in_window, 10_000_000);
+    }
+
+    #[test]
+    fn arrival_times_measure_real_throughput() {
+        // A 128 kbit/s stream (320 bytes per 20 ms unit) arriving at a quarter of
+        // real time: one unit every 80 ms of clock. Measured over arrival times, it
+        // carries 32 kbit/s, whatever its timestamps say.
+        let mut w = BitrateWindow::new(2 * SEC);
+        for k in 1..=100u64 {
+            w.push(80 * k * MS, None, 320);
+        }
+        assert!(w.is_full());
+        // 25 units per 2 s, plus the one on the window's edge
+        assert_eq!(w.bitrate(), Some(26 * 320 * 8 / 2));
+        assert!(w.judge(96_000));
+    }
+
+    #[test]
+    fn advance_lets_the_window_drain_without_data() {
+        let mut w = BitrateWindow::new(SEC);
+        w.advance(5 * SEC);
+        assert!(w.bitrate().is_none(), "nothing before the first buffer");
+        for k in 0..50u64 {
+            w.push(k * 20 * MS, None, 320);
+        }
+        // 50 units of 320 bytes up to 980 ms: not a whole window yet
+        assert!(!w.judge(64_000));
+        w.advance(1_520 * MS);
+        // units at 520..=980 ms are left: 24 of them
+        assert_eq!(w.bitrate(), Some(24 * 320 * 8));
+        assert!(w.judge(64_000));
+        w.advance(10 * SEC);
+        assert_eq!(w.bitrate(), Some(0));
+        w.advance(SEC);
+        assert_eq!(w.bitrate(), Some(0), "the window never goes back");
     }
 
     #[test]
