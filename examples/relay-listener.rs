@@ -12,12 +12,12 @@
 //! Ends after `--duration` seconds (0: never), on SIGINT or SIGTERM, and writes a
 //! `key=value` summary (stdout and `--summary`).
 
-#[path = "relay/args.rs"]
+#[path = "../relay/src/args.rs"]
 #[allow(dead_code)]
 mod args;
-#[path = "relay/signals.rs"]
+#[path = "../relay/src/signals.rs"]
 mod signals;
-#[path = "relay/url.rs"]
+#[path = "../relay/src/url.rs"]
 #[allow(dead_code)]
 mod url;
 
