@@ -48,13 +48,13 @@ h_cleanup() {
   fi
 }
 
-# h_build: the relay and listener binaries (release).
+# h_build: the relay (relay/) and listener (testkit/) binaries (release).
 h_build() {
   if [ -z "${H_NO_BUILD:-}" ]; then
-    (cd "$H_ROOT" && { cargo build --release -p gst-failover-relay && cargo build --release --example relay-listener; } 2>&1 |
+    (cd "$H_ROOT" && cargo build --release -p gst-failover-relay -p failover-testkit 2>&1 |
       grep -E '^(error|warning)' -A5 >&2) || true
   fi
-  [ -x "$H_BIN/gst-failover-relay" ] && [ -x "$H_BIN/examples/relay-listener" ] || {
+  [ -x "$H_BIN/gst-failover-relay" ] && [ -x "$H_BIN/relay-listener" ] || {
     echo "relay binaries missing in $H_BIN" >&2
     return 1
   }
@@ -98,7 +98,7 @@ h_relay() {
 
 # h_listener DURATION: starts the listener on /relay.aac.
 h_listener() {
-  "$H_BIN/examples/relay-listener" --url "http://127.0.0.1:$H_PORT/relay.aac" --duration "$1" \
+  "$H_BIN/relay-listener" --url "http://127.0.0.1:$H_PORT/relay.aac" --duration "$1" \
     --summary "$H_WORK/listener.txt" --timeline "$H_WORK/listener.csv" \
     --events "$H_WORK/listener-events.txt" >"$H_WORK/listener.log" 2>&1 &
   H_PIDS[listener]=$!
