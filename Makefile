@@ -13,14 +13,14 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	$(CARGO) build --release --all-targets
+	$(CARGO) build --release --workspace --all-targets
 
 lint: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 unit: build
-	$(CARGO) test --release --all-targets
+	$(CARGO) test --release --workspace
 
 e2e: build
 	bash scripts/e2e.sh
@@ -44,8 +44,8 @@ install: deps
 	meson setup build --wipe >/dev/null 2>&1 || meson setup build
 	meson compile -C build
 	meson install -C build
-	$(CARGO) build --release --example failover-relay
-	install -D -m 755 target/release/examples/failover-relay $(DESTDIR)$(PREFIX)/bin/gst-failover-relay
+	$(CARGO) build --release -p gst-failover-relay
+	install -D -m 755 target/release/gst-failover-relay $(DESTDIR)$(PREFIX)/bin/gst-failover-relay
 
 clean:
 	$(CARGO) clean

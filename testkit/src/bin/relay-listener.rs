@@ -6,23 +6,15 @@
 //! silence, and whether the server ever closed the connection.
 //!
 //! ```text
-//! cargo run --example relay-listener -- --url http://127.0.0.1:8000/relay.aac \
+//! cargo run -p failover-testkit --bin relay-listener -- --url http://127.0.0.1:8000/relay.aac \
 //!     --duration 60 --summary listener.txt --timeline listener.csv
 //! ```
 //! Ends after `--duration` seconds (0: never), on SIGINT or SIGTERM, and writes a
 //! `key=value` summary (stdout and `--summary`).
 
-#[path = "relay/args.rs"]
-#[allow(dead_code)]
-mod args;
-#[path = "relay/signals.rs"]
-mod signals;
-#[path = "relay/url.rs"]
-#[allow(dead_code)]
-mod url;
-
 use gst::glib;
 use gst::prelude::*;
+use gst_failover_relay::{args, signals, url};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -1,37 +1,21 @@
 // SPDX-License-Identifier: MPL-2.0
-//! `failover-relay`: relays a live AAC stream from a primary and a secondary Icecast
+//! `gst-failover-relay`: relays a live AAC stream from a primary and a secondary Icecast
 //! mount to an output mount through `failoverswitch`. Run with `--help`.
 //!
 //! ```text
-//! cargo run --release --example failover-relay -- \
+//! cargo run --release -p gst-failover-relay -- \
 //!     --primary http://127.0.0.1:8000/station.aac \
 //!     --secondary http://127.0.0.1:8000/station_fallback.aac \
 //!     --output icecast://source:hackme@127.0.0.1:8000/relay.aac --setup decode
 //! ```
 
-#[path = "relay/args.rs"]
-mod args;
-#[path = "relay/keepalive.rs"]
-mod keepalive;
-#[path = "relay/live_edge.rs"]
-mod live_edge;
-#[path = "relay/output.rs"]
-mod output;
-#[path = "relay/pipeline.rs"]
-mod pipeline;
-#[path = "relay/signals.rs"]
-mod signals;
-#[path = "relay/status.rs"]
-mod status;
-#[path = "relay/url.rs"]
-mod url;
-
-use args::{Args, Setup};
 use gst::glib;
 use gst::prelude::*;
-use output::{Output, Target};
-use pipeline::{INPUTS, Relay};
-use status::{RelayState, SwitchRecord};
+use gst_failover_relay::args::{self, Args, Setup};
+use gst_failover_relay::output::{Output, Target};
+use gst_failover_relay::pipeline::{INPUTS, Relay};
+use gst_failover_relay::status::{RelayState, SwitchRecord};
+use gst_failover_relay::{keepalive, output, pipeline, signals, status};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
