@@ -115,7 +115,11 @@ mod tests {
         assert_eq!(lag(5 * SEC, 3 * SEC, 0), 2 * SEC);
         assert_eq!(lag(5 * SEC, 3 * SEC, 500 * MS), 1_500 * MS);
         assert_eq!(lag(5 * SEC, 3 * SEC, 3 * SEC), 0);
-        assert_eq!(lag(SEC, 2 * SEC, 0), 0, "data ahead of the clock is on time");
+        assert_eq!(
+            lag(SEC, 2 * SEC, 0),
+            0,
+            "data ahead of the clock is on time"
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ fn throttled_live_stream_is_low_bitrate_then_late_and_recovers() {
     let mut verdicts = Vec::new();
     let mut k = 0;
     // Unit k arrives at 80 (k + 1) ms.
-    while k < 100 && !verdicts.iter().any(|(_, v): &(u64, HealthVerdict)| v.reason == "late") {
+    while k < 100
+        && !verdicts
+            .iter()
+            .any(|(_, v): &(u64, HealthVerdict)| v.reason == "late")
+    {
         p.unit_at(k, 80 * (k + 1) * MS);
         verdicts.extend(p.verdicts().into_iter().map(|v| (p.now() / MS, v)));
         k += 1;
@@ -144,7 +148,10 @@ fn late_allows_for_the_upstream_latency() {
     // Units end 2.38 s before they arrive: 0.88 s beyond the latency. (The first
     // one comes 2.4 s after PLAYING: a stall until then.)
     p.unit_at(0, 2400 * MS);
-    assert_eq!(p.verdicts(), vec![verdict(false, "stall"), verdict(true, "ok")]);
+    assert_eq!(
+        p.verdicts(),
+        vec![verdict(false, "stall"), verdict(true, "ok")]
+    );
     for k in 1..200 {
         p.unit_at(k, k * UNIT + 2400 * MS);
     }
