@@ -12,6 +12,9 @@
 
 use std::collections::VecDeque;
 
+/// How far above `min-bitrate` a low stream must come back to be fine again.
+pub const RECOVERY_MARGIN_PERCENT: u64 = 5;
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     start: u64,
@@ -131,14 +134,21 @@ impl BitrateWindow {
     }
 
     /// Judges the bitrate against `min_bitrate` (0: never low). The verdict only
-    /// changes when a whole window has been measured.
+    /// changes when a whole window has been measured. A low stream is fine again
+    /// only once it reaches [`RECOVERY_MARGIN_PERCENT`] above the minimum, so a link
+    /// that carries just about the minimum does not flip the verdict every buffer.
     pub fn judge(&mut self, min_bitrate: u64) -> bool {
         if min_bitrate == 0 {
             self.low = false;
         } else if self.is_full()
             && let Some(rate) = self.bitrate()
         {
-            self.low = rate < min_bitrate;
+            let threshold = if self.low {
+                min_bitrate.saturating_add(min_bitrate / 100 * RECOVERY_MARGIN_PERCENT)
+            } else {
+                min_bitrate
+            };
+            self.low = rate < threshold;
         }
         self.low
     }
@@ -202,9 +212,33 @@ mod tests {
             assert!(steps <= 100, "never recovered");
         }
         // the window holds 100 buffers; k new 320-byte buffers replace 40-byte ones,
-        // and 64 kbit/s over 2 s is 16000 bytes: 320 k + 40 (100 - k) >= 16000
-        let expected = (16_000u64 - 4_000).div_ceil(280);
+        // and 64 kbit/s + 5 % over 2 s is 16800 bytes: 320 k + 40 (100 - k) >= 16800
+        let expected = (16_800u64 - 4_000).div_ceil(280);
         assert_eq!(steps, expected);
+    }
+
+    #[test]
+    fn a_rate_hovering_at_the_minimum_does_not_flap() {
+        // 96 kbit/s on a 96 kbit/s minimum: 270, 225, 225 bytes per 20 ms in turn.
+        // The 1 s window (50 buffers) holds 12015 or 11970 bytes: just above and
+        // just below 12000, changing with most buffers.
+        let mut w = BitrateWindow::new(SEC);
+        let mut flips = 0;
+        let mut low = false;
+        for k in 0..500u64 {
+            let bytes = if k % 3 == 0 { 270 } else { 225 };
+            w.push(k * 20 * MS, Some(20 * MS), bytes);
+            if w.judge(96_000) != low {
+                low = !low;
+                flips += 1;
+            }
+        }
+        assert!(flips <= 1, "{flips} flips");
+        // 5 % above the minimum is fine again
+        for k in 500..600u64 {
+            w.push(k * 20 * MS, Some(20 * MS), 253);
+        }
+        assert!(!w.judge(96_000));
     }
 
     #[test]
