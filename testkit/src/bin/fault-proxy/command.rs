@@ -93,7 +93,7 @@ fn seconds(word: Option<&str>, what: &str) -> Result<Duration, String> {
     let v: f64 = w
         .parse()
         .map_err(|_| format!("{what}: '{w}' is not a number of seconds"))?;
-    if !v.is_finite() || v < 0.0 || v > 1e6 {
+    if !v.is_finite() || !(0.0..=1e6).contains(&v) {
         return Err(format!("{what}: {w} s is out of range"));
     }
     Ok(Duration::from_secs_f64(v))
