@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::capscheck::CapsDesc;
 use super::policy::{self, Input, InputHealth, Mode, PolicyConfig, Reason};
-use super::timeline::{self, SampleClock};
+use super::timeline::{self, SampleClock, StillWatch};
 use super::{CapsCheck, FailoverMode};
 use crate::outbox::Outbox;
 use crate::sample_format::SampleFormat;
@@ -78,8 +78,13 @@ pub(super) struct PadState {
     /// `caps` reduced for the compatibility check.
     pub desc: Option<CapsDesc>,
     /// Incompatible caps found, but upstream was asked to renegotiate: warn only if
-    /// its data still arrives with them.
-    pub mismatch_unreported: bool,
+    /// its data still has them from this running time on (data already on its way
+    /// when it was asked, in queues, is let pass). `Some(None)`: from its next data
+    /// plus the grace time.
+    pub mismatch_report_after: Option<Option<u64>>,
+    /// Whether upstream can produce the output format (asked when it was asked to
+    /// renegotiate); `Some(false)` for a rigid upstream.
+    pub convertible: Option<bool>,
     pub health: InputHealth,
     /// Reason given by an upstream `healthprobe` while it says unhealthy.
     pub probe_reason: Option<String>,
@@ -114,7 +119,8 @@ impl Default for PadState {
             time_segment: true,
             caps: None,
             desc: None,
-            mismatch_unreported: false,
+            mismatch_report_after: None,
+            convertible: None,
             health: InputHealth::default(),
             probe_reason: None,
             live: None,
@@ -274,13 +280,16 @@ pub(super) struct State {
     /// Element not running (READY or below, or going there).
     pub shutdown: bool,
     pub playing: bool,
+    /// Has been PLAYING since it started (a later PAUSED is the application's pause,
+    /// an earlier one the preroll).
+    pub played: bool,
     /// Clock time when the element went to PLAYING (no-data timeouts count from there).
     pub playing_since: Option<u64>,
-    /// Counts PLAYING→PAUSED transitions, so waits measured in wall time restart.
-    pub pauses: u64,
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
+    /// Not live: how long the output has stood still.
+    pub still: StillWatch,
     /// Waiting threads (standby inputs, the timer task) must look at the state again.
     pub wake: bool,
     /// Standby inputs blocked until the output reaches their data.
@@ -304,11 +313,12 @@ impl State {
             manual_hold: false,
             shutdown: true,
             playing: false,
+            played: false,
             playing_since: None,
-            pauses: 0,
             clock_id: None,
             group_id: gst::GroupId::next(),
             outbox: Outbox::default(),
+            still: StillWatch::default(),
             wake: false,
             waiting: 0,
             wake_at: u64::MAX,
@@ -383,6 +393,9 @@ impl State {
             return;
         };
         for i in Input::BOTH {
+            if self.holds_ahead(i) {
+                continue;
+            }
             let p = self.pad(i);
             let since = p.last_data.or(self.playing_since);
             let due = since.is_some_and(|t| now >= t.saturating_add(self.timeout_of(i)));
@@ -391,6 +404,16 @@ impl State {
                 self.time_out(i, pnow);
             }
         }
+    }
+
+    /// An input that is not live (a fallback file in a live pipeline) waiting with
+    /// data beyond the output has not stalled: it is paced by the output.
+    pub fn holds_ahead(&self, i: Input) -> bool {
+        let p = self.pad(i);
+        !p.is_live()
+            && p.held
+                .back()
+                .is_some_and(|h| self.out.pos.is_none_or(|o| h.end > o))
     }
 
     /// Asks the policy whether to switch, and does.
