@@ -297,6 +297,18 @@ impl Run {
         if both_ended {
             let since = *self.both_ended_since.get_or_insert(rt);
             if rt >= since + SLOT && !self.out.eos && !self.eos_missing_reported {
+                // The EOS may come from another thread: give it some real time.
+                for _ in 0..40 {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    for item in self.rig.take_output() {
+                        self.out.item(&item, &self.inputs, &mut self.v);
+                    }
+                    if self.out.eos {
+                        break;
+                    }
+                }
+            }
+            if rt >= since + SLOT && !self.out.eos && !self.eos_missing_reported {
                 self.eos_missing_reported = true;
                 self.v.push(violation(
                     Inv::EosWhenBothEnded,
