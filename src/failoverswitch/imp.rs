@@ -48,6 +48,7 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const MAX_CROSSFADE: u64 = 10 * gst::ClockTime::SECOND.nseconds();
+const MAX_LATENCY: u64 = 60 * gst::ClockTime::SECOND.nseconds();
 
 pub struct FailoverSwitch {
     pub(super) primary: gst::Pad,
@@ -173,7 +174,65 @@ impl FailoverSwitch {
                     .push_event(crate::on_air_event::new_event(on_air));
             }
             Note::Reconfigure(input) => self.reconfigure(input),
+            Note::GroupChanged => {
+                let others = {
+                    let st = self.lock_state();
+                    st.group
+                        .as_ref()
+                        .map(|g| g.lock().others(st.member_id))
+                        .unwrap_or_default()
+                };
+                for other in others.iter().filter_map(|w| w.upgrade()) {
+                    other.imp().group_changed();
+                }
+            }
         }
+    }
+
+    /// Another member of the group decided or chose a switch point: follow, and send
+    /// what may go out now.
+    fn group_changed(&self) {
+        let now = self.clock_now();
+        let mut st = self.lock_state();
+        if st.shutdown {
+            return;
+        }
+        let pnow = st.policy_now(now);
+        st.evaluate(pnow);
+        let drain = st.active.or(st.next.map(|n| n.to));
+        self.release(st);
+        if let Some(input) = drain {
+            let _ = self.drain(input);
+        }
+    }
+
+    /// Joins the group named in the settings, in the element's pipeline.
+    fn join_group(&self, st: &mut State) {
+        let Some(name) = st.settings.group.clone().filter(|n| !n.is_empty()) else {
+            return;
+        };
+        let obj = self.obj();
+        let mut top: gst::Object = obj.clone().upcast();
+        while let Some(p) = top.parent() {
+            top = p;
+        }
+        let id = obj.as_ptr() as usize;
+        let group = super::group::Group::join(
+            top.as_ptr() as usize,
+            &name,
+            id,
+            obj.downgrade(),
+            st.settings.start_pad,
+        );
+        gst::debug!(CAT, imp = self, "member of group {}", group.name());
+        let (seq, target) = {
+            let gs = group.lock();
+            (gs.seq, gs.target)
+        };
+        st.member_id = id;
+        st.group_seq = seq;
+        st.active = target;
+        st.group = Some(group);
     }
 
     fn post(&self, s: gst::Structure) {
@@ -187,7 +246,7 @@ impl FailoverSwitch {
         let now = clock_now.filter(|_| st.live());
         let mut b = gst::Structure::builder("failover-stats")
             .field("switch-count", st.switch_count)
-            .field("active", Input::name_of(st.active))
+            .field("active", Input::name_of(st.target()))
             .field(
                 "dropped-buffers",
                 st.pads.iter().map(|p| p.dropped).sum::<u64>(),
@@ -240,10 +299,8 @@ impl FailoverSwitch {
                 "not switching to {}: {why}",
                 target.name()
             )));
-        } else if st.active != Some(target) {
-            st.switch(Some(target), Reason::Manual);
         } else {
-            st.manual_hold = true;
+            st.manual(target);
         }
         self.release(st);
     }
@@ -457,6 +514,18 @@ impl ObjectImpl for FailoverSwitch {
                     .default_value(true)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt64::builder("latency")
+                    .nick("Latency")
+                    .blurb("Live: hold the output back this long (ns, added to the latency it reports), so that a switch can reach back: the standby's data fills a stalled input's outage without a pause, and encoded video starts at the incoming input's last keyframe without freezing (up to one GOP plus timeout)")
+                    .maximum(MAX_LATENCY)
+                    .default_value(0)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("group")
+                    .nick("Group")
+                    .blurb("Switches with the same group name in one pipeline (the audio and video switch of one programme) switch as one, at the same running time (the video's keyframe)")
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb("switch-count, active, dropped-buffers and, per input (primary-/secondary-): healthy, reason, active-time (ns of output), dropped, last-data-age (ns; G_MAXUINT64 if none yet)")
@@ -474,6 +543,7 @@ impl ObjectImpl for FailoverSwitch {
             return;
         }
         let mut st = self.lock_state();
+        let running = !st.shutdown;
         let s = &mut st.settings;
         match pspec.name() {
             "timeout" => s.timeout = value.get().unwrap_or(s.timeout),
@@ -482,16 +552,15 @@ impl ObjectImpl for FailoverSwitch {
             "auto-switch" => s.auto_switch = value.get().unwrap_or(s.auto_switch),
             "crossfade" => s.crossfade = value.get().unwrap_or(s.crossfade),
             "fill-silence" => s.fill_silence = value.get().unwrap_or(s.fill_silence),
-            "caps-check" => {
-                let v = value.get().unwrap_or(s.caps_check);
-                if !st.shutdown && v != st.settings.caps_check {
-                    st.outbox.push(Note::Warning(
-                        "caps-check can only be changed in the NULL or READY state: ignored".into(),
-                    ));
-                } else {
-                    st.settings.caps_check = v;
-                }
+            "caps-check" | "latency" | "group" if running => {
+                st.outbox.push(Note::Warning(format!(
+                    "{} can only be changed in the NULL or READY state: ignored",
+                    pspec.name()
+                )));
             }
+            "caps-check" => s.caps_check = value.get().unwrap_or(s.caps_check),
+            "latency" => s.latency = value.get().unwrap_or(s.latency),
+            "group" => s.group = value.get().unwrap_or(None),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
         // New timeouts or policy: re-evaluate now.
@@ -513,7 +582,9 @@ impl ObjectImpl for FailoverSwitch {
             "caps-check" => s.caps_check.to_value(),
             "crossfade" => s.crossfade.to_value(),
             "fill-silence" => s.fill_silence.to_value(),
-            "active-pad" => st.active.map(|i| self.pad_of(i).clone()).to_value(),
+            "active-pad" => st.target().map(|i| self.pad_of(i).clone()).to_value(),
+            "latency" => s.latency.to_value(),
+            "group" => s.group.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -566,7 +637,7 @@ impl ElementImpl for FailoverSwitch {
             gst::StateChange::ReadyToPaused => {
                 let linked = [self.primary.is_linked(), self.secondary.is_linked()];
                 let mut st = self.lock_state();
-                let mut fresh = State::new(st.settings);
+                let mut fresh = State::new(st.settings.clone());
                 for i in Input::BOTH {
                     fresh.pad_mut(i).health.absent = !linked[i.index()];
                 }
@@ -577,6 +648,7 @@ impl ElementImpl for FailoverSwitch {
                 }
                 fresh.shutdown = false;
                 *st = fresh;
+                self.join_group(&mut st);
             }
             gst::StateChange::PausedToPlaying => {
                 let now = self.clock_now();
@@ -601,6 +673,9 @@ impl ElementImpl for FailoverSwitch {
             }
             gst::StateChange::PausedToReady => {
                 let mut st = self.lock_state();
+                if let Some(g) = st.group.take() {
+                    g.leave(st.member_id);
+                }
                 st.shutdown = true;
                 st.playing = false;
                 st.wake();

@@ -189,7 +189,7 @@ impl FailoverSwitch {
         } else if active {
             st.pad_mut(input).dropped_behind += 1;
         }
-        st.refresh(now);
+        st.refresh(now, base.map_or(0, gst::ClockTime::nseconds));
         if st.pad(input).health.caps_mismatch {
             // Held like a standby's data: the output format may still be handed over
             // to this input (see `caps.rs`).
@@ -219,7 +219,22 @@ impl FailoverSwitch {
             .push_back(Held { start, end, buffer });
 
         if st.active == Some(input) {
+            if st.settings.latency > 0 && st.pad(input).held.len() == 1 {
+                // Held back by latency: the timer task releases it when due.
+                st.wake();
+            }
             return self.drain_from(st, input);
+        }
+        if st.next.is_some_and(|n| n.to == input) {
+            // The incoming input of a staged switch: its data may decide the switch
+            // point, or become filler; what stays waits like a standby's.
+            let ret = self.drain_from(st, input);
+            let st = self.lock_state();
+            if st.active == Some(input) || ret.is_err() {
+                self.release(st);
+                return ret;
+            }
+            return self.standby(st, input);
         }
         self.standby(st, input)
     }
@@ -229,6 +244,7 @@ impl FailoverSwitch {
     fn standby(&self, mut st: std::sync::MutexGuard<'_, State>, input: Input) -> FlowResult {
         let out_pos = st.out.pos;
         let timeout = st.timeout_of(input);
+        let latency = st.settings.latency;
         // This input is being faded out: the incoming data may have waited for it.
         let fading = st.active.filter(|_| {
             st.out
@@ -246,7 +262,7 @@ impl FailoverSwitch {
             );
         }
         let done = if p.is_live() {
-            p.cap_held(timeout.saturating_add(HELD_MARGIN));
+            p.cap_held(timeout.saturating_add(latency).saturating_add(HELD_MARGIN));
             true
         } else {
             within_hold(p, out_pos, hold_ahead(timeout))
@@ -277,8 +293,11 @@ impl FailoverSwitch {
                 st.pad_mut(input).held.clear();
                 return Some(Err(gst::FlowError::Flushing));
             }
+            // Active, or the incoming input of a staged switch (its data decides
+            // where the switch takes effect, or moves the output as filler): drain.
+            let incoming = st.next.is_some_and(|n| n.to == input);
             match st.active {
-                Some(a) if a == input => {
+                Some(a) if a == input || incoming => {
                     self.release(st);
                     return None;
                 }

@@ -7,11 +7,14 @@ use gst::prelude::*;
 mod caps;
 mod capscheck;
 mod fade;
+mod group;
 mod imp;
 mod input;
 mod output;
 mod policy;
+mod staged;
 mod state;
+mod switchpoint;
 mod timeline;
 mod timer;
 

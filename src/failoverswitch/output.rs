@@ -64,27 +64,27 @@ impl FailoverSwitch {
         ret
     }
 
-    /// The items that send the active input's held data; `push_lock` must be held.
+    /// The items that send the held data of the active input (and, once a staged
+    /// switch takes effect, of the incoming one); `push_lock` must be held. `input`
+    /// is the input whose thread drains: a standby input drains nothing.
     fn drain_locked(&self, st: &mut State, input: Input) -> Result<Vec<Item>, gst::FlowError> {
         if st.shutdown || st.pad(input).flushing {
             return Err(gst::FlowError::Flushing);
         }
         let mut items = Vec::new();
-        if st.active != Some(input) {
+        if st.active != Some(input) && st.next.map(|n| n.to) != Some(input) {
             return Ok(items);
         }
-        let follow = st.follow_caps() && st.pad(input).caps != st.out.caps;
-        if follow || st.out.desc.is_none() {
-            let now = st.policy_now(self.clock_now());
-            st.fix_output_caps(input, now);
-        }
-        Self::initial_events(st, &mut items);
-        while let Some(end) = st.pad(input).held.front().map(|h| h.end) {
-            if !Self::fade_ready(st, input, end) {
+        // At most twice: the active input, then the incoming one if a staged switch
+        // took effect on the way.
+        for _ in 0..2 {
+            let before = st.active;
+            self.advance_staged(st, &mut items);
+            let Some(a) = st.active else { break };
+            self.send_held(st, a, &mut items);
+            self.advance_staged(st, &mut items);
+            if st.active == before {
                 break;
-            }
-            if let Some(h) = st.pad_mut(input).held.pop_front() {
-                self.prepare(st, input, h, &mut items);
             }
         }
         if st.waiting > 0 && st.out.pos.is_some_and(|o| o >= st.wake_at) {
@@ -92,6 +92,55 @@ impl FailoverSwitch {
             st.wake = true;
         }
         Ok(items)
+    }
+
+    /// Prepares the active input's held data that may go out: not beyond a staged
+    /// switch's point, and (live, with `latency`) not before it is due.
+    fn send_held(&self, st: &mut State, active: Input, items: &mut Vec<Item>) {
+        let follow = st.follow_caps() && st.pad(active).caps != st.out.caps;
+        if follow || st.out.desc.is_none() {
+            let now = st.policy_now(self.clock_now());
+            st.fix_output_caps(active, now);
+        }
+        Self::initial_events(st, items);
+        let limit = self.release_limit(st);
+        let stop = st.next.and_then(|n| n.at);
+        while let Some((start, end)) = st.pad(active).held.front().map(|h| (h.start, h.end)) {
+            if !Self::fade_ready(st, active, end)
+                || limit.is_some_and(|l| start > l)
+                || stop.is_some_and(|at| start >= at)
+            {
+                break;
+            }
+            let Some(mut h) = st.pad_mut(active).held.pop_front() else {
+                break;
+            };
+            if let (Some(at), Some((rate, bpf))) = (stop, st.pad(active).raw) {
+                if h.end > at {
+                    // Raw audio up to the switch point only.
+                    let keep = timeline::ns_to_frames(at - h.start, rate) as usize * bpf;
+                    if let Ok(b) = h
+                        .buffer
+                        .copy_region(gst::BufferCopyFlags::all(), 0..keep.min(h.buffer.size()))
+                    {
+                        h.buffer = b;
+                        h.end = at;
+                    }
+                }
+            }
+            self.prepare(st, active, h, items);
+        }
+    }
+
+    /// Live with `latency`: data goes out once its running time is `latency` behind
+    /// the clock's, so a switch can still reach back that far. `None`: no limit.
+    pub(super) fn release_limit(&self, st: &State) -> Option<u64> {
+        let latency = st.settings.latency;
+        if latency == 0 || !st.live() {
+            return None;
+        }
+        let rt = self.obj().current_running_time()?.nseconds();
+        Some(rt.saturating_sub(latency))
     }
 
     pub(super) fn send(&self, items: Vec<Item>) -> FlowResult {
