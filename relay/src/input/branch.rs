@@ -94,7 +94,10 @@ pub(crate) fn settle_time(timeout: Duration) -> Duration {
 ///   through so the switch fails over at once, unless the other input is down too
 ///   (the switch would end the output).
 ///
-/// Restarts run on the default main context (the probes run on streaming threads).
+/// Restarts run on the default main context, queued there from the streaming
+/// threads (never run in place: `MainContext::invoke` would run them on the
+/// streaming thread itself whenever no main loop owns the context, e.g. while the
+/// station stops, and a streaming thread must not change its branch's states).
 pub(crate) fn install_probes(
     pipeline: &gst::Pipeline,
     branches: &[Arc<Branch>; 2],
@@ -165,7 +168,7 @@ fn data_probe(pipeline: &gst::Pipeline, branch: &Arc<Branch>) {
             }
             if me.down.swap(false, Ordering::SeqCst) {
                 let b = me.clone();
-                glib::MainContext::default().invoke(move || {
+                glib::idle_add_once(move || {
                     eprintln!(
                         "\nrelay: input {} is delivering data again (restart #{})",
                         b.name,
@@ -191,7 +194,7 @@ fn eos_probe(branch: &Arc<Branch>, other: &Arc<Branch>, reconnect_delay: Duratio
             }
             me.down.store(true, Ordering::SeqCst);
             let b = me.clone();
-            glib::MainContext::default().invoke(move || {
+            glib::idle_add_once(move || {
                 restart(&b, reconnect_delay);
             });
             if other.down.load(Ordering::SeqCst) {

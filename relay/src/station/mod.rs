@@ -8,7 +8,7 @@
 //!
 //! Everything here runs on the thread of the default main context (a GLib main
 //! loop must run there); the branches' pad probes run on streaming threads and
-//! reach it through `MainContext::invoke`.
+//! queue their work (restarts) onto that main context.
 
 mod bus;
 
