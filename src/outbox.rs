@@ -38,12 +38,6 @@ impl<T> Outbox<T> {
         self.queue.is_empty()
     }
 
-    /// Drops what is queued (the element is being reset); a delivery under way
-    /// finishes with what it already took.
-    pub(crate) fn clear(&mut self) {
-        self.queue.clear();
-    }
-
     /// Delivers everything queued, in order, with `state` unlocked while each item is
     /// delivered. Must be called with no lock of the element held. `outbox` finds the
     /// outbox inside the state.

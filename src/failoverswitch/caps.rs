@@ -9,9 +9,9 @@
 //!   the sink pads answer with the output format first (its defining fields only), so
 //!   converters in front of an input convert to it. The other input is asked to
 //!   renegotiate (RECONFIGURE) when the output caps are fixed after it negotiated.
-//! - A rigid upstream that cannot produce the output format still negotiates (the
-//!   answer also lists what it can produce and downstream accepts): it is refused
-//!   with a WARNING, never with a pipeline error.
+//! - A rigid upstream that cannot produce the output format still negotiates (it is
+//!   offered what downstream accepts): it is refused with a WARNING, never with a
+//!   pipeline error.
 //! - Until data has gone out for `timeout`, an input that fails hands the format over
 //!   to the other input, so garbage on the primary cannot decide it for good.
 
@@ -163,10 +163,16 @@ impl State {
         };
         let diffs = capscheck::differences(out, desc);
         let mismatch = !diffs.is_empty();
-        let p = self.pad_mut(input);
-        p.mismatch_unreported = mismatch && deferred;
+        let grace = self.settings.timeout.max(RENEGOTIATION_GRACE);
+        let p = &mut self.pads[input.index()];
+        p.mismatch_report_after =
+            (mismatch && deferred).then(|| p.position.map(|pos| pos.saturating_add(grace)));
+        // Its own caps do not fit the format it was offered: it cannot convert.
+        p.convertible = if deferred { None } else { Some(!mismatch) };
         if mismatch {
             p.held.clear();
+            // A standby waiting with that data must look again.
+            self.wake = true;
             if !deferred {
                 let text = mismatch_warning(input, &capscheck::describe(&diffs));
                 self.outbox.push(Note::Warning(text));
@@ -175,12 +181,29 @@ impl State {
         self.set_flag(input, now, |h| h.caps_mismatch = mismatch);
     }
 
-    /// The data of an input refused for its caps arrived: report it if that was
-    /// deferred.
-    pub(super) fn report_mismatch(&mut self, input: Input) {
-        if !std::mem::take(&mut self.pad_mut(input).mismatch_unreported) {
+    /// Whether the input's upstream can produce the output format has been asked: a
+    /// rigid one is reported at its next data rather than after the grace time.
+    pub(super) fn set_convertible(&mut self, input: Input, convertible: bool) {
+        let p = self.pad_mut(input);
+        p.convertible = Some(convertible);
+        if !convertible && p.mismatch_report_after.is_some() {
+            p.mismatch_report_after = Some(Some(0));
+        }
+    }
+
+    /// Data of an input refused for its caps arrived, starting at running time
+    /// `start`: report the mismatch if that was deferred and upstream had time to
+    /// renegotiate.
+    pub(super) fn report_mismatch(&mut self, input: Input, start: u64) {
+        let grace = self.settings.timeout.max(RENEGOTIATION_GRACE);
+        let p = self.pad_mut(input);
+        let Some(after) = p.mismatch_report_after.as_mut() else {
+            return;
+        };
+        if start < *after.get_or_insert(start.saturating_add(grace)) {
             return;
         }
+        p.mismatch_report_after = None;
         if let (Some(out), Some(desc)) = (&self.out.desc, &self.pad(input).desc) {
             let text = mismatch_warning(
                 input,
@@ -212,8 +235,12 @@ impl State {
         self.check_caps(input, false, now);
         // The active input's refinements (a parser adding width or profile) go
         // downstream; a standby's only matter at a switch.
-        let compatible = !self.pad(input).health.caps_mismatch;
-        if compatible && self.active == Some(input) && self.out.caps.as_ref() != Some(&caps) {
+        let p = self.pad(input);
+        let news = match (&self.out.desc, &p.desc) {
+            (Some(out), Some(new)) => capscheck::refines(out, new),
+            _ => false,
+        };
+        if news && !p.health.caps_mismatch && self.active == Some(input) {
             gst::debug!(CAT, "output caps refined by {}: {caps}", input.name());
             self.out.desc = self.pad(input).desc.clone();
             self.out.caps = Some(caps);
@@ -228,8 +255,14 @@ impl State {
             return;
         };
         let other = fixer.other();
-        let o = &self.pad(other).health;
-        let only_caps = o.caps_mismatch && !o.eos && !o.absent && !o.probe_unhealthy;
+        let op = self.pad(other);
+        // Only a rigid input takes the format over; a converter converts instead.
+        let o = &op.health;
+        let only_caps = o.caps_mismatch
+            && !o.eos
+            && !o.absent
+            && !o.probe_unhealthy
+            && op.convertible == Some(false);
         let o_delivering = !o.timed_out && !o.late;
         if self.follow_caps()
             || self.pad(fixer).health.is_healthy()
@@ -245,7 +278,14 @@ impl State {
             fixer.name(),
             other.name()
         );
+        // The switch is for what made the fixer fail, not for the caps it now has.
+        let reason = self.pad(fixer).health.fault();
         self.fix_output_caps(other, now);
+        if let (Some(reason), true) = (reason, self.active == Some(fixer)) {
+            if self.pad(other).health.is_healthy() && self.settings.auto_switch {
+                self.switch(Some(other), reason);
+            }
+        }
     }
 
     /// At a switch to `incoming`: downstream learns its caps where it must (its
@@ -270,6 +310,10 @@ impl State {
     }
 }
 
+/// How long data an upstream sent before it was asked to renegotiate may still
+/// arrive with the old caps (queues hold about a second by default).
+const RENEGOTIATION_GRACE: u64 = 1_000_000_000;
+
 fn mismatch_warning(input: Input, diffs: &str) -> String {
     format!(
         "{} input caps do not match the output ({diffs}); its data is dropped until it matches",
@@ -278,6 +322,27 @@ fn mismatch_warning(input: Input, diffs: &str) -> String {
 }
 
 impl FailoverSwitch {
+    /// Asks an input to renegotiate the output format, finding out first whether its
+    /// upstream can produce it.
+    pub(super) fn reconfigure(&self, input: Input) {
+        let pad = self.pad_of(input);
+        let template = self.lock_state().out.caps.as_ref().map(|c| template(c));
+        if let Some(t) = template {
+            let convertible = !pad.peer_query_caps(Some(&t)).is_empty();
+            gst::debug!(
+                CAT,
+                obj = pad,
+                "asking to renegotiate (convertible: {convertible})"
+            );
+            let mut st = self.lock_state();
+            st.set_convertible(input, convertible);
+            let now = st.policy_now(None);
+            st.evaluate(now);
+            self.release(st);
+        }
+        let _ = pad.push_event(gst::event::Reconfigure::new());
+    }
+
     /// Caps query on a sink pad.
     pub(super) fn sink_caps(&self, pad: &gst::Pad, filter: Option<&gst::Caps>) -> gst::Caps {
         let fixed = {
@@ -288,24 +353,26 @@ impl FailoverSwitch {
                 .filter(|_| !st.follow_caps())
                 .map(|c| template(c))
         };
-        let downstream = self.srcpad.peer_query_caps(filter);
         let Some(template) = fixed else {
-            return downstream;
+            return self.srcpad.peer_query_caps(filter);
         };
-        let mut answer = match filter {
-            Some(f) => f.intersect_with_mode(&template, gst::CapsIntersectMode::First),
-            None => template,
+        // An upstream that can produce the output format (a converter; the filter is
+        // what it can produce) is offered only that, so it converts rather than
+        // passing its input through.
+        let convertible = match filter {
+            Some(f) => f.can_intersect(&template),
+            None => !pad.peer_query_caps(Some(&template)).is_empty(),
         };
-        // What a rigid upstream can produce (and downstream accepts) comes second, so
-        // it negotiates and is refused with a warning rather than failing.
-        let fallback = if downstream.is_any() {
-            pad.peer_query_caps(filter)
+        let answer = if convertible {
+            match filter {
+                Some(f) => f.intersect_with_mode(&template, gst::CapsIntersectMode::First),
+                None => template,
+            }
         } else {
-            downstream
+            // A rigid upstream negotiates what downstream accepts, and is refused
+            // with a warning rather than failing.
+            self.srcpad.peer_query_caps(filter)
         };
-        if !fallback.is_any() {
-            answer.merge(fallback);
-        }
         gst::log!(CAT, obj = pad, "caps query answer: {answer}");
         answer
     }

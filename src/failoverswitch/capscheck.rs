@@ -132,6 +132,15 @@ pub(crate) fn switch_needs_caps(output: &CapsDesc, incoming: &CapsDesc) -> bool 
         .is_some_and(|c| output.value("codec_data") != Some(c))
 }
 
+/// Whether the active input's new caps tell downstream something the output caps
+/// do not: a field gained or changed (a parser refining its caps). Caps equal in
+/// meaning (a stereo channel mask made explicit) are not news.
+pub(crate) fn refines(output: &CapsDesc, new: &CapsDesc) -> bool {
+    new.fields
+        .iter()
+        .any(|(k, v)| output.value(k) != Some(v.as_str()))
+}
+
 /// Human-readable list of differences for a WARNING.
 pub(crate) fn describe(diffs: &[Difference]) -> String {
     diffs
@@ -264,6 +273,18 @@ mod tests {
         assert!(!switch_needs_caps(&c, &c.clone()));
         let other_profile = desc("video/x-h264", &[("profile", "main")]);
         assert_eq!(differences(&a, &other_profile)[0].field, "profile");
+    }
+
+    #[test]
+    fn refinements_are_gained_or_changed_fields() {
+        let basic = desc("video/x-h264", &[("stream-format", "avc")]);
+        let refined = desc(
+            "video/x-h264",
+            &[("stream-format", "avc"), ("width", "640")],
+        );
+        assert!(refines(&basic, &refined));
+        assert!(!refines(&refined, &refined.clone()));
+        assert!(!refines(&refined, &basic));
     }
 
     #[test]

@@ -172,17 +172,7 @@ impl FailoverSwitch {
                     .pad_of(input)
                     .push_event(crate::on_air_event::new_event(on_air));
             }
-            Note::Reconfigure(input) => {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "asking the {} input to renegotiate",
-                    input.name()
-                );
-                let _ = self
-                    .pad_of(input)
-                    .push_event(gst::event::Reconfigure::new());
-            }
+            Note::Reconfigure(input) => self.reconfigure(input),
         }
     }
 
@@ -261,6 +251,7 @@ impl FailoverSwitch {
     /// Linking or unlinking an input: an unlinked input is absent, never switched
     /// to or waited for.
     fn set_linked(&self, input: Input, linked: bool) {
+        gst::debug!(CAT, imp = self, "{} input linked: {linked}", input.name());
         let mut st = self.lock_state();
         if st.shutdown {
             // Read again when the element starts.
@@ -591,6 +582,7 @@ impl ElementImpl for FailoverSwitch {
                 let now = self.clock_now();
                 let mut st = self.lock_state();
                 st.playing = true;
+                st.played = true;
                 st.playing_since = now;
                 // Time spent paused does not count against the inputs.
                 for p in st.pads.iter_mut() {
@@ -604,7 +596,6 @@ impl ElementImpl for FailoverSwitch {
             gst::StateChange::PlayingToPaused => {
                 let mut st = self.lock_state();
                 st.playing = false;
-                st.pauses += 1;
                 st.wake();
                 self.unlock(st);
             }
@@ -612,7 +603,6 @@ impl ElementImpl for FailoverSwitch {
                 let mut st = self.lock_state();
                 st.shutdown = true;
                 st.playing = false;
-                st.outbox.clear();
                 st.wake();
                 self.unlock(st);
             }

@@ -187,31 +187,25 @@ impl FailoverSwitch {
         }
         st.refresh(now);
         if st.pad(input).health.caps_mismatch {
-            st.report_mismatch(input);
-            st.evaluate(pnow);
-            st.pad_mut(input).dropped += 1;
+            // Held like a standby's data: the output format may still be handed over
+            // to this input (see `caps.rs`).
+            st.report_mismatch(input, start);
             gst::log!(
                 CAT,
                 obj = pad,
-                "dropping buffer: caps do not match the output"
+                "caps do not match the output: held as standby"
             );
-            self.release(st);
-            return Ok(gst::FlowSuccess::Ok);
         }
         if !live && active {
             // Not live, on running time: the active input is late when its data
-            // jumps more than `timeout` past the output, or the standby is more than
-            // `timeout` ahead of it.
+            // jumps more than `timeout` past the output (the timer task watches the
+            // rest).
             let timeout = st.timeout_of(input);
-            let other = st.pad(input.other());
             let jumped = st
                 .out
                 .pos
                 .is_some_and(|o| start > o.saturating_add(timeout));
-            let overtaken = other
-                .position
-                .is_some_and(|o| o > end.saturating_add(timeout));
-            if (jumped || overtaken) && other.health.is_healthy() {
+            if jumped && st.pad(input.other()).health.is_healthy() {
                 st.time_out(input, pnow);
             }
         }
@@ -223,17 +217,12 @@ impl FailoverSwitch {
         if st.active == Some(input) {
             return self.drain_from(st, input);
         }
-        self.standby(st, input, start)
+        self.standby(st, input)
     }
 
     /// A standby input's buffer was held: drop what the output has passed, and make
     /// an input that is not live wait for the output.
-    fn standby(
-        &self,
-        mut st: std::sync::MutexGuard<'_, State>,
-        input: Input,
-        start: u64,
-    ) -> FlowResult {
+    fn standby(&self, mut st: std::sync::MutexGuard<'_, State>, input: Input) -> FlowResult {
         let out_pos = st.out.pos;
         let timeout = st.timeout_of(input);
         // This input is being faded out: the incoming data may have waited for it.
@@ -265,7 +254,7 @@ impl FailoverSwitch {
         if done {
             return Ok(gst::FlowSuccess::Ok);
         }
-        match self.wait_standby(input, start) {
+        match self.wait_standby(input) {
             Some(ret) => ret,
             None => self.drain(input),
         }
@@ -274,26 +263,30 @@ impl FailoverSwitch {
     /// A standby input that is not live holds up to `hold_ahead` of data beyond the
     /// output; past that its streaming thread waits until the output has caught up by
     /// half of it (so that it wakes rarely), or until it becomes active (`None`: its
-    /// data then goes out). In a pipeline that is not live, the output not moving for
-    /// `timeout` (while PLAYING), or the newest data being more than `timeout` ahead
-    /// of it, makes the active input late. In a live pipeline (a fallback file beside
-    /// a live input) the clock decides that, and this only paces the file.
-    fn wait_standby(&self, input: Input, start: u64) -> Option<FlowResult> {
+    /// data then goes out). The timer task judges meanwhile whether the active input
+    /// stalled; if no input is left active, the waiting data is dropped.
+    fn wait_standby(&self, input: Input) -> Option<FlowResult> {
         let mut st = self.lock_state();
-        let timeout_ns = st.timeout_of(input);
-        let timeout = Duration::from_nanos(timeout_ns);
-        let hold_ahead = hold_ahead(timeout_ns);
-        let mut since = Instant::now();
-        let mut last_pos = st.out.pos;
-        let mut pauses = st.pauses;
+        let hold_ahead = hold_ahead(st.timeout_of(input));
         loop {
             if st.shutdown || st.pad(input).flushing {
                 st.pad_mut(input).held.clear();
                 return Some(Err(gst::FlowError::Flushing));
             }
-            if st.active == Some(input) {
-                self.release(st);
-                return None;
+            match st.active {
+                Some(a) if a == input => {
+                    self.release(st);
+                    return None;
+                }
+                Some(_) => {}
+                None => {
+                    // Nothing goes out: drop rather than block upstream forever.
+                    let p = st.pad_mut(input);
+                    p.dropped += p.held.len() as u64;
+                    p.held.clear();
+                    self.release(st);
+                    return Some(Ok(gst::FlowSuccess::Ok));
+                }
             }
             let out_pos = st.out.pos;
             let p = st.pad_mut(input);
@@ -303,35 +296,6 @@ impl FailoverSwitch {
                 return Some(Ok(gst::FlowSuccess::Ok));
             }
             let newest_end = p.held.back().map_or(0, |h| h.end);
-            if out_pos != last_pos || !st.playing || st.pauses != pauses {
-                // Time only counts while PLAYING and the output stands still.
-                last_pos = out_pos;
-                pauses = st.pauses;
-                since = Instant::now();
-            }
-            let ahead = out_pos.is_some_and(|o| start > o.saturating_add(timeout_ns));
-            let waited = since.elapsed();
-            if !st.live() && st.playing && (ahead || waited >= timeout) {
-                let pnow = st.policy_now(None);
-                if let Some(a) = st.active {
-                    gst::debug!(CAT, imp = self, "{} is late", a.name());
-                    st.time_out(a, pnow);
-                }
-                st.evaluate(pnow);
-                let now_active = st.active == Some(input);
-                if !now_active {
-                    // Nothing to switch to: drop rather than block upstream forever.
-                    let p = st.pad_mut(input);
-                    p.dropped += p.held.len() as u64;
-                    p.held.clear();
-                }
-                self.release(st);
-                return if now_active {
-                    None
-                } else {
-                    Some(Ok(gst::FlowSuccess::Ok))
-                };
-            }
             let wake_at = newest_end.saturating_sub(hold_ahead / 2);
             st.wake_at = st.wake_at.min(wake_at);
             st.waiting += 1;
@@ -341,10 +305,9 @@ impl FailoverSwitch {
                 "{} waits for the output to reach {wake_at}",
                 input.name()
             );
-            let wait = timeout
-                .saturating_sub(waited)
-                .max(Duration::from_millis(10));
-            st = match self.cond.wait_timeout(st, wait) {
+            // Woken when the output moves or the state changes; the timeout only
+            // guards against a wake-up that was missed.
+            st = match self.cond.wait_timeout(st, Duration::from_millis(100)) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::capscheck::CapsDesc;
 use super::policy::{self, Input, InputHealth, Mode, PolicyConfig, Reason};
-use super::timeline::{self, SampleClock};
+use super::timeline::{self, SampleClock, StillWatch};
 use super::{CapsCheck, FailoverMode};
 use crate::outbox::Outbox;
 use crate::sample_format::SampleFormat;
@@ -78,8 +78,13 @@ pub(super) struct PadState {
     /// `caps` reduced for the compatibility check.
     pub desc: Option<CapsDesc>,
     /// Incompatible caps found, but upstream was asked to renegotiate: warn only if
-    /// its data still arrives with them.
-    pub mismatch_unreported: bool,
+    /// its data still has them from this running time on (data already on its way
+    /// when it was asked, in queues, is let pass). `Some(None)`: from its next data
+    /// plus the grace time.
+    pub mismatch_report_after: Option<Option<u64>>,
+    /// Whether upstream can produce the output format (asked when it was asked to
+    /// renegotiate); `Some(false)` for a rigid upstream.
+    pub convertible: Option<bool>,
     pub health: InputHealth,
     /// Reason given by an upstream `healthprobe` while it says unhealthy.
     pub probe_reason: Option<String>,
@@ -114,7 +119,8 @@ impl Default for PadState {
             time_segment: true,
             caps: None,
             desc: None,
-            mismatch_unreported: false,
+            mismatch_report_after: None,
+            convertible: None,
             health: InputHealth::default(),
             probe_reason: None,
             live: None,
@@ -274,13 +280,16 @@ pub(super) struct State {
     /// Element not running (READY or below, or going there).
     pub shutdown: bool,
     pub playing: bool,
+    /// Has been PLAYING since it started (a later PAUSED is the application's pause,
+    /// an earlier one the preroll).
+    pub played: bool,
     /// Clock time when the element went to PLAYING (no-data timeouts count from there).
     pub playing_since: Option<u64>,
-    /// Counts PLAYING→PAUSED transitions, so waits measured in wall time restart.
-    pub pauses: u64,
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
+    /// Not live: how long the output has stood still.
+    pub still: StillWatch,
     /// Waiting threads (standby inputs, the timer task) must look at the state again.
     pub wake: bool,
     /// Standby inputs blocked until the output reaches their data.
@@ -304,11 +313,12 @@ impl State {
             manual_hold: false,
             shutdown: true,
             playing: false,
+            played: false,
             playing_since: None,
-            pauses: 0,
             clock_id: None,
             group_id: gst::GroupId::next(),
             outbox: Outbox::default(),
+            still: StillWatch::default(),
             wake: false,
             waiting: 0,
             wake_at: u64::MAX,

@@ -4,9 +4,13 @@
 //! lets the state machine act on timeouts, and fills the output while no input is
 //! healthy (silence for raw audio, GAP events for other media).
 
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use super::imp::CAT;
 use super::imp::FailoverSwitch;
 use super::output::{Item, clock_time};
 use super::state::State;
@@ -17,6 +21,10 @@ use super::timeline::{self, SampleClock};
 const FILL_CHUNK: u64 = 20_000_000;
 /// ... and GAP events every this often (other media).
 const GAP_CHUNK: u64 = 100_000_000;
+/// Not live: how often the task looks whether the output stands still.
+const STILL_POLL: Duration = Duration::from_millis(20);
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 impl FailoverSwitch {
     /// The next clock time the timer task must look at, if any.
@@ -48,14 +56,18 @@ impl FailoverSwitch {
         timeouts.chain(fill).min()
     }
 
-    /// One round of the source pad task: waits on the pipeline clock for the next
-    /// deadline, then acts on it.
+    /// One round of the source pad task: when live, waits on the pipeline clock for
+    /// the next deadline and acts on it; when not, watches the output for a stall.
     pub(super) fn task_iteration(&self) {
         let clock = self.obj().clock();
         let mut st = self.lock_state();
         if st.shutdown {
             drop(st);
             let _ = self.srcpad.pause_task();
+            return;
+        }
+        if !st.live() && st.active.is_some() {
+            self.watch_still(st);
             return;
         }
         let deadline = if st.live() && st.playing {
@@ -83,6 +95,53 @@ impl FailoverSwitch {
         st.evaluate(pnow);
         self.release(st);
         self.fill(now);
+    }
+
+    /// Not live, on running time: the active input is late when the output has not
+    /// moved for its timeout while the standby has data beyond it (PAUSED does not
+    /// count), or when the standby is more than `timeout` ahead of the output.
+    fn watch_still(&self, mut st: std::sync::MutexGuard<'_, State>) {
+        let rt = self
+            .obj()
+            .current_running_time()
+            .map(gst::ClockTime::nseconds)
+            .filter(|_| st.playing);
+        let counting = st.playing || !st.played;
+        let wall = EPOCH.elapsed().as_nanos() as u64;
+        let out_pos = st.out.pos;
+        let still = st.still.observe(out_pos, counting, rt, wall);
+        if let Some(a) = st.active.filter(|_| counting) {
+            let other = st.pad(a.other());
+            let waiting = !other.health.eos
+                && !other.health.absent
+                && other
+                    .position
+                    .is_some_and(|p| out_pos.is_none_or(|o| p > o));
+            let timeout = st.timeout_of(a);
+            let unhealthy = !st.pad(a).health.is_healthy();
+            let ahead = other
+                .position
+                .zip(out_pos)
+                .is_some_and(|(p, o)| p > o.saturating_add(timeout));
+            if waiting && !unhealthy && (still >= timeout || ahead) {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{} is late: output still for {still} ns at {out_pos:?}, standby at {:?}",
+                    a.name(),
+                    other.position
+                );
+                let pnow = st.policy_now(None);
+                st.time_out(a, pnow);
+                st.evaluate(pnow);
+            }
+        }
+        if !st.outbox.is_empty() {
+            // Deliver what was decided, with the lock released; look again at once.
+            self.release(st);
+            return;
+        }
+        drop(self.cond.wait_timeout(st, STILL_POLL));
     }
 
     /// While no input is healthy: silence (raw audio) or GAP events up to `now`.
