@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 N=${1:-200000}
 RUNS=${2:-7}
 export GST_PLUGIN_PATH=$PWD/target/release
-[ -f target/release/libgstfailover.so ] || cargo build --release
+[ -f target/release/libgstfailover.so ] || cargo build --release -p gst-plugin-failover
 
 SRC="audiotestsrc num-buffers=$N samplesperbuffer=480 wave=silence ! audio/x-raw,rate=48000,channels=2,format=S16LE"
 declare -A PIPE=(

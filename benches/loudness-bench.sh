@@ -27,7 +27,7 @@ for tool in gst-launch-1.0 ffmpeg cargo; do
 done
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-    cargo build --release --quiet
+    cargo build --release --quiet -p gst-plugin-failover
 fi
 export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 gst-inspect-1.0 loudnessmatch >/dev/null || { echo "loudnessmatch not found in target/release" >&2; exit 1; }

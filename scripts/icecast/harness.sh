@@ -8,7 +8,7 @@ H_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 H_ROOT=$(cd "$H_DIR/../.." && pwd)
 . "$H_DIR/common.sh"
 
-H_BIN=${H_BIN:-$H_ROOT/target/release/examples}
+H_BIN=${H_BIN:-$H_ROOT/target/release}
 H_RELAY_QUIET=${H_RELAY_QUIET-1} # empty: the relay prints a status line every 5 s
 declare -A H_PIDS=()
 
@@ -48,13 +48,13 @@ h_cleanup() {
   fi
 }
 
-# h_build: the relay and listener binaries (release).
+# h_build: the relay (relay/) and listener (testkit/) binaries (release).
 h_build() {
   if [ -z "${H_NO_BUILD:-}" ]; then
-    (cd "$H_ROOT" && cargo build --release --example failover-relay --example relay-listener 2>&1 |
+    (cd "$H_ROOT" && cargo build --release -p gst-failover-relay -p failover-testkit 2>&1 |
       grep -E '^(error|warning)' -A5 >&2) || true
   fi
-  [ -x "$H_BIN/failover-relay" ] && [ -x "$H_BIN/relay-listener" ] || {
+  [ -x "$H_BIN/gst-failover-relay" ] && [ -x "$H_BIN/relay-listener" ] || {
     echo "relay binaries missing in $H_BIN" >&2
     return 1
   }
@@ -86,7 +86,7 @@ h_stop() {
 
 # h_relay ARGS...: starts the relay (output /relay.aac) with extra arguments.
 h_relay() {
-  "$H_BIN/failover-relay" \
+  "$H_BIN/gst-failover-relay" \
     --primary "http://127.0.0.1:$H_PORT/station.aac" \
     --secondary "http://127.0.0.1:$H_PORT/station_fallback.aac" \
     --output "icecast://source:$H_PASS@127.0.0.1:$H_PORT/relay.aac" \

@@ -6,23 +6,15 @@
 //! silence, and whether the server ever closed the connection.
 //!
 //! ```text
-//! cargo run --example relay-listener -- --url http://127.0.0.1:8000/relay.aac \
+//! cargo run -p failover-testkit --bin relay-listener -- --url http://127.0.0.1:8000/relay.aac \
 //!     --duration 60 --summary listener.txt --timeline listener.csv
 //! ```
 //! Ends after `--duration` seconds (0: never), on SIGINT or SIGTERM, and writes a
 //! `key=value` summary (stdout and `--summary`).
 
-#[path = "relay/args.rs"]
-#[allow(dead_code)]
-mod args;
-#[path = "relay/signals.rs"]
-mod signals;
-#[path = "relay/url.rs"]
-#[allow(dead_code)]
-mod url;
-
 use gst::glib;
 use gst::prelude::*;
+use gst_failover_relay::{config, signals, url};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -209,12 +201,12 @@ fn parse_opts() -> Result<Option<Opts>, String> {
         match a.as_str() {
             "-h" | "--help" => return Ok(None),
             "--url" => url = Some(url::Url::parse(&val()?)?),
-            "--duration" => o.duration = args::parse_duration(&val()?)?.as_secs_f64(),
+            "--duration" => o.duration = config::parse_duration(&val()?)?.as_secs_f64(),
             "--summary" => o.summary = Some(val()?),
             "--timeline" => o.timeline = Some(val()?),
             "--events" => o.events = Some(val()?),
-            "--gap-threshold" => o.gap_threshold = args::parse_duration(&val()?)?,
-            "--connect-timeout" => o.connect_timeout = args::parse_duration(&val()?)?,
+            "--gap-threshold" => o.gap_threshold = config::parse_duration(&val()?)?,
+            "--connect-timeout" => o.connect_timeout = config::parse_duration(&val()?)?,
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }
