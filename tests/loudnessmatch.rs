@@ -543,7 +543,8 @@ fn match_without_a_usable_reference_warns_and_passes_through() {
 fn latency_covers_the_look_ahead_and_timestamps_are_kept() {
     init();
     let rate = 48000;
-    let delay = gstfailover::loudnessmatch::limiter::delay_frames(rate) as u64;
+    // the look-ahead documented in docs/loudnessmatch.md: 104 frames at 48 kHz
+    let delay = 104;
     let p = gst::Pipeline::new();
     let mut rig = Rig::new(&p, "lm", &[], caps(rate, 2, "F32LE", None));
     let lat = rig.h.query_latency().unwrap();

@@ -176,10 +176,6 @@ impl GainRamp {
         self.current_db
     }
 
-    pub fn wanted_db(&self) -> f64 {
-        self.wanted_db
-    }
-
     pub fn set_wanted(&mut self, db: f64) {
         if db.is_finite() {
             self.wanted_db = db;

@@ -8,6 +8,7 @@ use super::meter::Speaker;
 use super::pcm::{Pod, samples, to_bytes};
 use super::props::{LoudnessMatchMode, Settings};
 use super::timeline::Timeline;
+use crate::sample_format::SampleFormat;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -22,14 +23,6 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    F32,
-    F64,
-    S16,
-    S32,
-}
-
 /// What became of the `reference` lookup; warnings are posted when it changes.
 #[derive(Debug, Clone, PartialEq)]
 enum RefStatus {
@@ -40,7 +33,7 @@ enum RefStatus {
 #[derive(Default)]
 struct State {
     info: Option<gst_audio::AudioInfo>,
-    format: Option<Format>,
+    format: Option<SampleFormat>,
     engine: Option<Engine>,
     timeline: Option<Timeline>,
     /// Output frames pushed since the timeline started.
@@ -229,22 +222,22 @@ impl LoudnessMatch {
         let mut engine = state.engine.take()?;
         let ch = engine.channels();
         let buf = match fmt {
-            Format::F32 => {
+            SampleFormat::F32 => {
                 let mut out = Vec::<f32>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
             }
-            Format::F64 => {
+            SampleFormat::F64 => {
                 let mut out = Vec::<f64>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
             }
-            Format::S16 => {
+            SampleFormat::S16 => {
                 let mut out = Vec::<i16>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
             }
-            Format::S32 => {
+            SampleFormat::S32 => {
                 let mut out = Vec::<i32>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
@@ -360,10 +353,18 @@ impl LoudnessMatch {
                 tl.push(pts.map(|p| p.nseconds()), frames as u64);
             }
             let res = match fmt {
-                Format::F32 => self.run::<f32>(&mut state, bytes, goal, &params, &mut reports),
-                Format::F64 => self.run::<f64>(&mut state, bytes, goal, &params, &mut reports),
-                Format::S16 => self.run::<i16>(&mut state, bytes, goal, &params, &mut reports),
-                Format::S32 => self.run::<i32>(&mut state, bytes, goal, &params, &mut reports),
+                SampleFormat::F32 => {
+                    self.run::<f32>(&mut state, bytes, goal, &params, &mut reports)
+                }
+                SampleFormat::F64 => {
+                    self.run::<f64>(&mut state, bytes, goal, &params, &mut reports)
+                }
+                SampleFormat::S16 => {
+                    self.run::<i16>(&mut state, bytes, goal, &params, &mut reports)
+                }
+                SampleFormat::S32 => {
+                    self.run::<i32>(&mut state, bytes, goal, &params, &mut reports)
+                }
             };
             match res {
                 Ok(Some(b)) => out.push(b),
@@ -438,15 +439,9 @@ impl LoudnessMatch {
             gst::warning!(CAT, imp = self, "invalid caps {caps}");
             return false;
         };
-        let format = match info.format() {
-            gst_audio::AudioFormat::F32le => Format::F32,
-            gst_audio::AudioFormat::F64le => Format::F64,
-            gst_audio::AudioFormat::S16le => Format::S16,
-            gst_audio::AudioFormat::S32le => Format::S32,
-            other => {
-                gst::warning!(CAT, imp = self, "unsupported format {other:?}");
-                return false;
-            }
+        let Some(format) = SampleFormat::from_gst(info.format()) else {
+            gst::warning!(CAT, imp = self, "unsupported format {:?}", info.format());
+            return false;
         };
         let settings = lock(&self.settings).clone();
         let params = settings.params();
@@ -726,12 +721,7 @@ impl ElementImpl for LoudnessMatch {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static T: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = gst_audio::AudioCapsBuilder::new_interleaved()
-                .format_list([
-                    gst_audio::AudioFormat::F32le,
-                    gst_audio::AudioFormat::F64le,
-                    gst_audio::AudioFormat::S16le,
-                    gst_audio::AudioFormat::S32le,
-                ])
+                .format_list(SampleFormat::ALL.map(SampleFormat::to_gst))
                 .rate_range(8000..=192_000)
                 .channels_range(1..=8)
                 .build();

@@ -150,7 +150,6 @@ pub fn lufs_to_energy(l: f64) -> f64 {
 #[derive(Debug)]
 pub struct Meter {
     ebu: EbuR128,
-    rate: u32,
     channels: u32,
     /// Frames per 100 ms gating step.
     step: u64,
@@ -181,19 +180,10 @@ impl Meter {
         ebu.set_channel_map(&map)?;
         Ok(Meter {
             ebu,
-            rate,
             channels,
             step: (rate as u64).div_ceil(10).max(1),
             frames: 0,
         })
-    }
-
-    pub fn rate(&self) -> u32 {
-        self.rate
-    }
-
-    pub fn channels(&self) -> u32 {
-        self.channels
     }
 
     /// Frames until the next 100 ms gating step completes (at least 1).

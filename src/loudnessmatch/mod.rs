@@ -5,14 +5,14 @@
 use gst::glib;
 use gst::prelude::*;
 
-pub mod engine;
-pub mod gain;
+pub(crate) mod engine;
+pub(crate) mod gain;
 mod imp;
-pub mod limiter;
-pub mod meter;
-pub mod pcm;
+pub(crate) mod limiter;
+pub(crate) mod meter;
+pub(crate) mod pcm;
 mod props;
-pub mod timeline;
+pub(crate) mod timeline;
 
 pub use props::LoudnessMatchMode;
 
