@@ -63,13 +63,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(
-        mode: Mode,
-        rate: u32,
-        speakers: &[Speaker],
-        params: &Params,
-    ) -> Result<Self, ebur128::Error> {
-        let meter = Meter::new(rate, speakers)?;
+    pub fn new(mode: Mode, rate: u32, speakers: &[Speaker], params: &Params) -> Self {
+        let meter = Meter::new(rate, speakers);
         let len = if mode == Mode::Normalize {
             NORMALIZE_BLOCKS
         } else {
@@ -88,7 +83,7 @@ impl Engine {
             next_report: None,
         };
         e.schedule_first_report(params);
-        Ok(e)
+        e
     }
 
     fn schedule_first_report(&mut self, params: &Params) {
@@ -174,7 +169,7 @@ impl Engine {
         params: &Params,
         out: &mut Vec<T>,
         reports: &mut Vec<Report>,
-    ) -> Result<(), ebur128::Error> {
+    ) {
         let ch = self.channels.max(1);
         let frames = (data.len() / ch) as u64;
         let data = &data[..frames as usize * ch];
@@ -192,7 +187,7 @@ impl Engine {
             }
             let a = done as usize * ch;
             let b = (done + n) as usize * ch;
-            self.meter.add(&data[a..b])?;
+            self.meter.add(&data[a..b]);
             if shaping {
                 let (g0, g1) = self.ramp.advance(n, self.rate, params.rate_db_s);
                 unity &= g0 == 0.0 && g1 == 0.0;
@@ -218,7 +213,6 @@ impl Engine {
             self.primed += skip;
             out.extend(self.scratch[skip * ch..].iter().map(|v| T::from_f64(*v)));
         }
-        Ok(())
     }
 
     /// One 100 ms gating step has completed: update the follower and the gain
@@ -288,14 +282,13 @@ mod tests {
     #[test]
     fn measure_mode_reports_on_time_and_outputs_nothing() {
         let p = params();
-        let mut e = Engine::new(Mode::Measure, 48000, &[Speaker::Front; 2], &p).unwrap();
+        let mut e = Engine::new(Mode::Measure, 48000, &[Speaker::Front; 2], &p);
         let mut seed = 1;
         let mut out = Vec::new();
         let mut reports = Vec::new();
         for _ in 0..25 {
             let buf = noise(4410, 2, 0.1, &mut seed);
-            e.process(&buf, Goal::Unity, &p, &mut out, &mut reports)
-                .unwrap();
+            e.process(&buf, Goal::Unity, &p, &mut out, &mut reports);
         }
         assert!(out.is_empty());
         assert_eq!(reports.len(), 2);
@@ -308,7 +301,7 @@ mod tests {
     #[test]
     fn shaping_keeps_the_frame_count() {
         let p = params();
-        let mut e = Engine::new(Mode::Normalize, 44100, &[Speaker::Front], &p).unwrap();
+        let mut e = Engine::new(Mode::Normalize, 44100, &[Speaker::Front], &p);
         let mut seed = 7;
         let mut out: Vec<f32> = Vec::new();
         let mut reports = Vec::new();
@@ -316,8 +309,7 @@ mod tests {
         for n in [10usize, 1000, 0, 4410, 333] {
             let buf = noise(n, 1, 0.3, &mut seed);
             total += n;
-            e.process(&buf, Goal::Absolute(-23.0), &p, &mut out, &mut reports)
-                .unwrap();
+            e.process(&buf, Goal::Absolute(-23.0), &p, &mut out, &mut reports);
         }
         assert_eq!(out.len(), total - e.latency_frames());
         e.drain(Goal::Absolute(-23.0), &mut out);
@@ -330,14 +322,13 @@ mod tests {
     #[test]
     fn unity_goal_is_bit_exact() {
         let p = params();
-        let mut e = Engine::new(Mode::Match, 48000, &[Speaker::Front; 2], &p).unwrap();
+        let mut e = Engine::new(Mode::Match, 48000, &[Speaker::Front; 2], &p);
         let mut seed = 3;
         let input = noise(48000, 2, 1.5, &mut seed);
         let mut out = Vec::new();
         let mut reports = Vec::new();
         for c in input.chunks(960) {
-            e.process(c, Goal::Unity, &p, &mut out, &mut reports)
-                .unwrap();
+            e.process(c, Goal::Unity, &p, &mut out, &mut reports);
         }
         e.drain(Goal::Unity, &mut out);
         assert_eq!(out, input);
@@ -346,14 +337,13 @@ mod tests {
     #[test]
     fn normalize_moves_quiet_noise_to_target() {
         let p = params();
-        let mut e = Engine::new(Mode::Normalize, 16000, &[Speaker::Front], &p).unwrap();
+        let mut e = Engine::new(Mode::Normalize, 16000, &[Speaker::Front], &p);
         let mut seed = 11;
         let mut out = Vec::new();
         let mut reports = Vec::new();
         for _ in 0..300 {
             let buf = noise(1600, 1, 0.02, &mut seed);
-            e.process(&buf, Goal::Absolute(-23.0), &p, &mut out, &mut reports)
-                .unwrap();
+            e.process(&buf, Goal::Absolute(-23.0), &p, &mut out, &mut reports);
         }
         let input_loudness = reports[0].reading.momentary;
         let g = e.gain_db();

@@ -269,23 +269,20 @@ impl LoudnessMatch {
         goal: Goal,
         params: &Params,
         reports: &mut Vec<Report>,
-    ) -> Result<Option<gst::Buffer>, ebur128::Error> {
+    ) -> Option<gst::Buffer> {
         let data = samples::<T>(bytes);
-        let Some(mut engine) = state.engine.take() else {
-            return Ok(None);
-        };
+        let mut engine = state.engine.take()?;
         let mut out = Vec::<T>::new();
-        let res = engine.process(&data, goal, params, &mut out, reports);
+        engine.process(&data, goal, params, &mut out, reports);
         let ch = engine.channels();
         let shaping = engine.mode() != Mode::Measure;
         self.publish(engine.estimate());
         state.engine = Some(engine);
-        res?;
-        Ok(if shaping {
+        if shaping {
             Self::make_buffer(state, &out, ch)
         } else {
             None
-        })
+        }
     }
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -366,13 +363,7 @@ impl LoudnessMatch {
                     self.run::<i32>(&mut state, bytes, goal, &params, &mut reports)
                 }
             };
-            match res {
-                Ok(Some(b)) => out.push(b),
-                Ok(None) => {}
-                Err(e) => {
-                    gst::warning!(CAT, imp = self, "measurement failed: {e:?}");
-                }
-            }
+            out.extend(res);
             (pts, info.rate())
         };
 
@@ -451,13 +442,7 @@ impl LoudnessMatch {
         }
         let spk = speakers(&info);
         gst::debug!(CAT, imp = self, "caps {caps}, channel roles {spk:?}");
-        let mut engine = match Engine::new(settings.mode.into(), info.rate(), &spk, &params) {
-            Ok(e) => e,
-            Err(e) => {
-                gst::warning!(CAT, imp = self, "cannot measure {caps}: {e:?}");
-                return false;
-            }
-        };
+        let mut engine = Engine::new(settings.mode.into(), info.rate(), &spk, &params);
         if let Some(old) = state.engine.as_ref() {
             engine.carry_gain_from(old);
         }

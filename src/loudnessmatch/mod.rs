@@ -7,12 +7,15 @@ use gst::prelude::*;
 
 pub(crate) mod engine;
 pub(crate) mod gain;
+pub(crate) mod gating;
 mod imp;
+pub(crate) mod kweighting;
 pub(crate) mod limiter;
 pub(crate) mod meter;
 pub(crate) mod pcm;
 mod props;
 pub(crate) mod timeline;
+pub(crate) mod true_peak;
 
 pub use props::LoudnessMatchMode;
 
