@@ -67,7 +67,7 @@ fn ffmpeg_true_peak(sig: &Sig, name: &str) -> Option<f64> {
     let v: f64 = text
         .lines()
         .filter_map(|l| l.strip_prefix("lavfi.r128.true_peaks_ch0="))
-        .last()
+        .next_back()
         .expect("ffmpeg printed no true peak")
         .parse()
         .unwrap();
