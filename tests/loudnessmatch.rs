@@ -11,6 +11,10 @@ use gst::prelude::*;
 #[path = "loudnessmatch/support.rs"]
 mod support;
 use support::*;
+#[path = "loudnessmatch/on_air.rs"]
+mod on_air;
+#[path = "loudnessmatch/properties.rs"]
+mod properties;
 #[path = "loudnessmatch/true_peak.rs"]
 mod true_peak;
 

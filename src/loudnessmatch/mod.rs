@@ -14,6 +14,7 @@ pub(crate) mod limiter;
 pub(crate) mod meter;
 pub(crate) mod pcm;
 mod props;
+mod reference;
 pub(crate) mod timeline;
 pub(crate) mod true_peak;
 
