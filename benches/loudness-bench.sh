@@ -3,8 +3,11 @@
 #
 # Speed of loudnessmatch against ffmpeg's ebur128 filter, on the same file.
 #
-# Generates a 48 kHz stereo S16LE WAV of programme-like noise (1 hour by
-# default), then times, one after the other:
+# Generates a 48 kHz stereo S16LE WAV (1 hour by default) of programme-like
+# noise (pink noise whose level moves by 14 dB every 7 s), or with SIGNAL=dense
+# of white noise at a constant level (the true-peak filter's worst case: every
+# block may hold a new peak, none can be skipped), then times, one after the
+# other:
 #   - filesrc ! wavparse ! fakesink                          (pipeline cost alone)
 #   - filesrc ! wavparse ! loudnessmatch mode=measure ! fakesink
 #   - filesrc ! wavparse ! loudnessmatch mode=normalize ! fakesink
@@ -16,12 +19,23 @@
 # Usage: benches/loudness-bench.sh            (from the crate root)
 #   DURATION=600 benches/loudness-bench.sh    shorter file, results scaled to 1 h
 #   RUNS=3 KEEP=1 WAV=/path/x.wav ...        runs per tool, keep/reuse the WAV
+#   SIGNAL=dense benches/loudness-bench.sh    the worst case for the meter
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-3600}
 RUNS=${RUNS:-1}
-WAV=${WAV:-${TMPDIR:-/tmp}/loudness-bench-${DURATION}s.wav}
+SIGNAL=${SIGNAL:-programme}
+WAV=${WAV:-${TMPDIR:-/tmp}/loudness-bench-$SIGNAL-${DURATION}s.wav}
+case $SIGNAL in
+    programme)
+        SOURCE="anoisesrc=color=pink:sample_rate=48000:amplitude=0.25:duration=$DURATION:seed=1"
+        SHAPE="volume='0.6+0.4*sin(2*PI*t/7)':eval=frame,aformat=channel_layouts=stereo" ;;
+    dense)
+        SOURCE="anoisesrc=color=white:sample_rate=48000:amplitude=0.5:duration=$DURATION:seed=3"
+        SHAPE="aformat=channel_layouts=stereo" ;;
+    *) echo "SIGNAL must be programme or dense" >&2; exit 1 ;;
+esac
 
 for tool in gst-launch-1.0 ffmpeg cargo bc; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
@@ -34,10 +48,8 @@ export GST_PLUGIN_PATH="$PWD/target/release${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}
 gst-inspect-1.0 loudnessmatch >/dev/null || { echo "loudnessmatch not found in target/release" >&2; exit 1; }
 
 if [ ! -s "$WAV" ]; then
-    echo "generating $WAV ($DURATION s, 48 kHz stereo S16LE)..." >&2
-    ffmpeg -nostdin -loglevel error -y \
-        -f lavfi -i "anoisesrc=color=pink:sample_rate=48000:amplitude=0.25:duration=$DURATION:seed=1" \
-        -af "volume='0.6+0.4*sin(2*PI*t/7)':eval=frame,aformat=channel_layouts=stereo" \
+    echo "generating $WAV ($SIGNAL, $DURATION s, 48 kHz stereo S16LE)..." >&2
+    ffmpeg -nostdin -loglevel error -y -f lavfi -i "$SOURCE" -af "$SHAPE" \
         -ac 2 -c:a pcm_s16le "$WAV"
 fi
 [ -n "${KEEP:-}" ] || trap 'rm -f "$WAV"' EXIT
@@ -79,7 +91,7 @@ row() {
 }
 
 echo
-echo "48 kHz stereo S16LE, $(echo "$DURATION / 60" | bc) min file, best of $RUNS; $(nproc) CPUs"
+echo "48 kHz stereo S16LE $SIGNAL, $(echo "$DURATION / 60" | bc) min file, best of $RUNS; $(nproc) CPUs"
 echo
 echo "| pipeline | s per hour of audio (wall) | CPU s per hour | faster than real time |"
 echo "|---|---:|---:|---:|"

@@ -10,12 +10,12 @@
 //! 3341 true-peak cases) also where the reading depends on the filter: on the
 //! ringing after an abrupt onset, which is not band-limited.
 //!
-//! The start of the stream is not treated as an onset: the samples before the first
-//! one are taken to mirror the first ones (`x[-k] = x[k]`), the way FFmpeg's
-//! resampler primes its history, so a tone that was already playing when the meter
-//! started does not read high. Points between samples are computed once the 16
-//! samples after them have arrived; at the end of the stream the last 16 samples
-//! count with their sample peak only (there is no "after" to interpolate from).
+//! The start of the stream is not taken as a jump from silence: the samples before
+//! the first one are taken to mirror the first ones (`x[-k] = x[k]`), the way
+//! FFmpeg's resampler primes its history. Points between samples are computed once
+//! the 16 samples after them have arrived; at the end of the stream the last 16
+//! samples count with their sample peak only (there is no "after" to interpolate
+//! from), as in FFmpeg's `ebur128`, which does not flush its resampler.
 //!
 //! Speed: the filter runs only where it can matter. The interpolated values around
 //! a block of samples cannot exceed the block's largest sample times the largest
