@@ -11,6 +11,7 @@
 //! time the peak is output: the moving average of values that are all at or below
 //! the needed gain is itself at or below it.
 
+use super::true_peak::oversampling;
 use std::collections::VecDeque;
 
 /// Attack (look-ahead) time in seconds.
@@ -22,17 +23,6 @@ const FILTER_LEN: usize = 48;
 /// Extra steps on each side of the detector's delay, for the interpolation
 /// filter's spread.
 const SLACK: usize = 2;
-
-/// Oversampling factor for true-peak detection at `rate`.
-pub fn oversampling(rate: u32) -> usize {
-    if rate < 96_000 {
-        4
-    } else if rate < 192_000 {
-        2
-    } else {
-        1
-    }
-}
 
 /// Frames by which the limiter delays the audio at `rate`.
 pub fn delay_frames(rate: u32) -> usize {

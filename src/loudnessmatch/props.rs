@@ -119,7 +119,10 @@ pub fn properties() -> &'static [glib::ParamSpec] {
                 .build(),
             glib::ParamSpecDouble::builder("max-gain")
                 .nick("Maximum gain")
-                .blurb("Largest gain the element may apply (dB)")
+                .blurb(
+                    "Largest gain the element may apply (dB); a WARNING says when it \
+                     keeps the gain from its goal",
+                )
                 .minimum(-60.0)
                 .maximum(60.0)
                 .default_value(DEFAULT_MAX_GAIN)
@@ -127,7 +130,10 @@ pub fn properties() -> &'static [glib::ParamSpec] {
                 .build(),
             glib::ParamSpecDouble::builder("min-gain")
                 .nick("Minimum gain")
-                .blurb("Smallest gain (largest attenuation) the element may apply (dB)")
+                .blurb(
+                    "Smallest gain (largest attenuation) the element may apply (dB); a \
+                     WARNING says when it keeps the gain from its goal",
+                )
                 .minimum(-60.0)
                 .maximum(60.0)
                 .default_value(DEFAULT_MIN_GAIN)
