@@ -125,8 +125,12 @@ impl FailoverSwitch {
 
     pub(super) fn sink_chain(&self, pad: &gst::Pad, buffer: gst::Buffer) -> FlowResult {
         let input = self.input_of(pad);
-        self.ensure_live(pad, input, false);
         let mut st = self.lock_state();
+        if st.pad(input).live.is_none() {
+            drop(st);
+            self.ensure_live(pad, input, false);
+            st = self.lock_state();
+        }
         if st.shutdown || st.pad(input).flushing {
             return Err(gst::FlowError::Flushing);
         }

@@ -393,6 +393,9 @@ impl State {
             return;
         };
         for i in Input::BOTH {
+            if self.holds_ahead(i) {
+                continue;
+            }
             let p = self.pad(i);
             let since = p.last_data.or(self.playing_since);
             let due = since.is_some_and(|t| now >= t.saturating_add(self.timeout_of(i)));
@@ -401,6 +404,16 @@ impl State {
                 self.time_out(i, pnow);
             }
         }
+    }
+
+    /// An input that is not live (a fallback file in a live pipeline) waiting with
+    /// data beyond the output has not stalled: it is paced by the output.
+    pub fn holds_ahead(&self, i: Input) -> bool {
+        let p = self.pad(i);
+        !p.is_live()
+            && p.held
+                .back()
+                .is_some_and(|h| self.out.pos.is_none_or(|o| h.end > o))
     }
 
     /// Asks the policy whether to switch, and does.

@@ -33,7 +33,9 @@ impl FailoverSwitch {
             .pads
             .iter()
             .zip(super::policy::Input::BOTH)
-            .filter(|(p, _)| !p.health.timed_out && !p.health.eos && !p.health.absent)
+            .filter(|(p, i)| {
+                !p.health.timed_out && !p.health.eos && !p.health.absent && !st.holds_ahead(*i)
+            })
             .filter_map(|(p, i)| {
                 p.last_data
                     .or(st.playing_since)
@@ -79,6 +81,7 @@ impl FailoverSwitch {
             drop(self.cond.wait(st));
             return;
         };
+        gst::trace!(CAT, imp = self, "timer waits for {}", clock_time(deadline));
         let id = clock.new_single_shot_id(clock_time(deadline));
         st.clock_id = Some(id.clone());
         drop(st);
