@@ -15,6 +15,7 @@ pub mod health_event;
 pub mod healthprobe;
 pub mod loudnessmatch;
 pub mod on_air_event;
+pub(crate) mod outbox;
 pub(crate) mod sample_format;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

@@ -13,6 +13,7 @@ pub enum SampleFormat {
     F64,
 }
 
+#[allow(dead_code)] // for loudnessmatch and healthprobe
 impl SampleFormat {
     /// The formats, in the order the elements' pad templates list them.
     pub const ALL: [SampleFormat; 4] = [
@@ -33,6 +34,7 @@ impl SampleFormat {
         }
     }
 
+    #[allow(dead_code)] // for loudnessmatch and healthprobe
     /// The GStreamer audio format of this sample format.
     pub fn to_gst(self) -> gst_audio::AudioFormat {
         match self {
@@ -52,6 +54,7 @@ impl SampleFormat {
         }
     }
 
+    #[allow(dead_code)] // for loudnessmatch and healthprobe
     /// Full scale of the format (1.0 for floats), to normalise integer samples.
     pub fn full_scale(self) -> f64 {
         match self {

@@ -305,13 +305,13 @@ fn manual_only_when_auto_switch_is_off() {
 }
 
 #[test]
-fn active_input_stuck_behind_the_output_times_out() {
+fn active_input_whose_timestamps_went_back_times_out_and_says_why() {
     let mut t = Live::new(&[("timeout", ms(500).into()), ("crossfade", 0u64.into())]);
     for i in 0..300 {
         let now = i * 10;
         t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
         // From 1 s on, the primary's timestamps are 5 s in the past: its data keeps
-        // arriving but can never reach the output.
+        // arriving but can never reach the output in time.
         let pts = if now < 1000 {
             now
         } else {
@@ -323,6 +323,12 @@ fn active_input_stuck_behind_the_output_times_out() {
     assert_eq!(
         t.switches(),
         vec![("primary".into(), "secondary".into(), "timeout".into())]
+    );
+    let w = t.warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("primary input's timestamps went back behind the output"),
+        "{w:?}"
     );
     let out = t.pull_all();
     assert_continuous(&out, 0, 3000);

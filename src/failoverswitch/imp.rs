@@ -1,6 +1,29 @@
 // SPDX-License-Identifier: MPL-2.0
 //! GStreamer glue of `failoverswitch`: object, properties, pads, state changes,
-//! queries and messages. The data flow is in `stream.rs`.
+//! queries, and delivery of what the state machine decided.
+//!
+//! A buffer's path: `input.rs` (placement on the running-time line, health
+//! bookkeeping, standby hold) → `state.rs` (health verdicts and switches, on the pure
+//! `policy`) → `output.rs` (drain, initial events, trim, fade, send). Caps
+//! negotiation and compatibility are in `caps.rs`, the timer task and filler in
+//! `timer.rs`.
+//!
+//! # Locks
+//! Taken in this order, never the other way round:
+//! 1. `push_lock` serialises everything sent on the source pad; it is held while
+//!    pushing downstream (and nothing else is pushed meanwhile).
+//! 2. `state` guards settings, inputs and output. It is never held while pushing,
+//!    posting a message, sending an event to another pad, notifying a property or
+//!    waiting on the clock; a standby input waiting for the output waits on `cond`,
+//!    which releases it. GStreamer object locks (the element's clock and base time,
+//!    a pad's peer) may be taken under it: they never call back into us.
+//!
+//! A thread holding `state` may *try* to take `push_lock` (the fast path of the
+//! active input's streaming thread); `try_lock` never blocks, so this cannot invert
+//! the order. Messages, warnings, notifications and upstream events are queued in the
+//! state's outbox and delivered by [`FailoverSwitch::deliver`] with no lock held, so
+//! a bus sync handler or a `notify::active-pad` handler may call back into the
+//! element (even send it EOS) from the delivering thread.
 
 use std::sync::{Condvar, LazyLock, Mutex, MutexGuard};
 
@@ -8,9 +31,13 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::policy::{Input, Mode, PolicyConfig};
-use super::state::{Note, State, clock_time};
+use super::output::clock_time;
+use super::policy::{Input, Reason};
+use super::state::{
+    DEFAULT_CROSSFADE, DEFAULT_RESTORE_DELAY, DEFAULT_TIMEOUT, Note, Settings, State,
+};
 use super::{CapsCheck, FailoverMode};
+use crate::outbox::Outbox;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -20,65 +47,16 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-const DEFAULT_TIMEOUT: gst::ClockTime = gst::ClockTime::SECOND;
-const DEFAULT_RESTORE_DELAY: gst::ClockTime = gst::ClockTime::from_seconds(5);
-const DEFAULT_CROSSFADE: gst::ClockTime = gst::ClockTime::from_mseconds(20);
 const MAX_CROSSFADE: u64 = 10 * gst::ClockTime::SECOND.nseconds();
-
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Settings {
-    pub timeout: u64,
-    pub restore_delay: u64,
-    pub mode: FailoverMode,
-    pub auto_switch: bool,
-    pub caps_check: CapsCheck,
-    pub crossfade: u64,
-    pub fill_silence: bool,
-    /// Input that is active when the element starts.
-    pub start_pad: Input,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            timeout: DEFAULT_TIMEOUT.nseconds(),
-            restore_delay: DEFAULT_RESTORE_DELAY.nseconds(),
-            mode: FailoverMode::PrimaryPreferred,
-            auto_switch: true,
-            caps_check: CapsCheck::Strict,
-            crossfade: DEFAULT_CROSSFADE.nseconds(),
-            fill_silence: true,
-            start_pad: Input::Primary,
-        }
-    }
-}
-
-impl Settings {
-    pub fn policy(&self) -> PolicyConfig {
-        PolicyConfig {
-            mode: match self.mode {
-                FailoverMode::PrimaryPreferred => Mode::PrimaryPreferred,
-                FailoverMode::Sticky => Mode::Sticky,
-            },
-            auto_switch: self.auto_switch,
-            restore_delay: self.restore_delay,
-        }
-    }
-}
 
 pub struct FailoverSwitch {
     pub(super) primary: gst::Pad,
     pub(super) secondary: gst::Pad,
     pub(super) srcpad: gst::Pad,
-    pub(super) settings: Mutex<Settings>,
-    pub(super) state: Mutex<State>,
+    state: Mutex<State>,
     /// Wakes standby inputs waiting for the output, and the timer task.
     pub(super) cond: Condvar,
-    /// Serializes everything sent on the source pad; taken before `state`, never
-    /// while holding it.
-    pub(super) push_lock: Mutex<()>,
-    /// Held while posting queued notes, so that they go out in order.
-    emit_lock: Mutex<()>,
+    push_lock: Mutex<()>,
 }
 
 impl FailoverSwitch {
@@ -86,8 +64,42 @@ impl FailoverSwitch {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(super) fn settings(&self) -> Settings {
-        *self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    pub(super) fn lock_push(&self) -> MutexGuard<'_, ()> {
+        self.push_lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn try_lock_push(&self) -> Option<MutexGuard<'_, ()>> {
+        self.push_lock.try_lock().ok()
+    }
+
+    /// Releases the state lock, waking waiting threads if the state asks for it.
+    pub(super) fn unlock(&self, mut st: MutexGuard<'_, State>) {
+        if std::mem::take(&mut st.wake) {
+            self.cond.notify_all();
+        }
+    }
+
+    /// Releases the state lock and delivers the outbox. Only with no other lock of
+    /// ours held.
+    pub(super) fn release(&self, st: MutexGuard<'_, State>) {
+        let pending = !st.outbox.is_empty();
+        self.unlock(st);
+        if pending {
+            self.deliver();
+        }
+    }
+
+    /// Delivers queued notes in order. Only with no lock of ours held.
+    pub(super) fn deliver(&self) {
+        Outbox::deliver(
+            &self.state,
+            |s| &mut s.outbox,
+            |note| self.deliver_note(note),
+        );
+    }
+
+    pub(super) fn clock_now(&self) -> Option<u64> {
+        self.obj().clock().map(|c| c.time().nseconds())
     }
 
     pub(super) fn input_of(&self, pad: &gst::Pad) -> Input {
@@ -105,90 +117,62 @@ impl FailoverSwitch {
         }
     }
 
-    /// Posts the messages, warnings and notifications queued under the state lock, in
-    /// the order they were decided, with no lock of ours held (bus sync handlers and
-    /// `notify::active-pad` handlers may call back into the element). If another
-    /// thread is posting, it picks ours up.
-    pub(super) fn emit(&self) {
-        loop {
-            {
-                let Ok(_posting) = self.emit_lock.try_lock() else {
-                    return;
-                };
-                let notes = std::mem::take(&mut self.lock_state().notes);
-                self.post_notes(notes);
+    fn deliver_note(&self, note: Note) {
+        match note {
+            Note::Switched {
+                from,
+                to,
+                reason,
+                running_time,
+                count,
+            } => {
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "switched {} -> {} ({}) at {}",
+                    Input::name_of(from),
+                    Input::name_of(to),
+                    reason.as_str(),
+                    clock_time(running_time)
+                );
+                let s = gst::Structure::builder("failover-switched")
+                    .field("from", Input::name_of(from))
+                    .field("to", Input::name_of(to))
+                    .field("reason", reason.as_str())
+                    .field("running-time", running_time)
+                    .field("switch-count", count)
+                    .build();
+                self.post(s);
+                self.obj().notify("active-pad");
             }
-            if self.lock_state().notes.is_empty() {
-                return;
+            Note::Health {
+                pad,
+                healthy,
+                reason,
+            } => {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{} healthy={healthy} ({reason})",
+                    pad.name()
+                );
+                let s = gst::Structure::builder("failover-input-health")
+                    .field("pad", pad.name())
+                    .field("healthy", healthy)
+                    .field("reason", reason)
+                    .build();
+                self.post(s);
             }
-        }
-    }
-
-    /// Releases the state lock, then posts what was queued, if anything.
-    pub(super) fn unlock(&self, st: MutexGuard<'_, State>) {
-        let pending = !st.notes.is_empty();
-        drop(st);
-        if pending {
-            self.emit();
-        }
-    }
-
-    fn post_notes(&self, notes: Vec<Note>) {
-        let mut switched = false;
-        for note in notes {
-            match note {
-                Note::Switched {
-                    from,
-                    to,
-                    reason,
-                    running_time,
-                    count,
-                } => {
-                    gst::info!(
-                        CAT,
-                        imp = self,
-                        "switched {} -> {} ({}) at {}",
-                        Input::name_of(from),
-                        Input::name_of(to),
-                        reason.as_str(),
-                        clock_time(running_time)
-                    );
-                    let s = gst::Structure::builder("failover-switched")
-                        .field("from", Input::name_of(from))
-                        .field("to", Input::name_of(to))
-                        .field("reason", reason.as_str())
-                        .field("running-time", running_time)
-                        .field("switch-count", count)
-                        .build();
-                    self.post(s);
-                    switched = true;
-                }
-                Note::Health {
-                    pad,
-                    healthy,
-                    reason,
-                } => {
-                    gst::debug!(
-                        CAT,
-                        imp = self,
-                        "{} healthy={healthy} ({reason})",
-                        pad.name()
-                    );
-                    let s = gst::Structure::builder("failover-input-health")
-                        .field("pad", pad.name())
-                        .field("healthy", healthy)
-                        .field("reason", reason)
-                        .build();
-                    self.post(s);
-                }
-                Note::Warning(text) => {
-                    gst::warning!(CAT, imp = self, "{text}");
-                    gst::element_imp_warning!(self, gst::StreamError::Format, ("{}", text));
-                }
+            Note::Warning(text) => {
+                gst::warning!(CAT, imp = self, "{text}");
+                gst::element_imp_warning!(self, gst::StreamError::Format, ("{}", text));
             }
-        }
-        if switched {
-            self.obj().notify("active-pad");
+            Note::OnAir(input, on_air) => {
+                let _ = self
+                    .pad_of(input)
+                    .push_event(crate::on_air_event::new_event(on_air));
+            }
+            Note::Reconfigure(input) => self.reconfigure(input),
         }
     }
 
@@ -198,12 +182,9 @@ impl FailoverSwitch {
     }
 
     fn stats(&self) -> gst::Structure {
+        let clock_now = self.clock_now();
         let st = self.lock_state();
-        let now = self
-            .obj()
-            .clock()
-            .map(|c| c.time().nseconds())
-            .filter(|_| st.live());
+        let now = clock_now.filter(|_| st.live());
         let mut b = gst::Structure::builder("failover-stats")
             .field("switch-count", st.switch_count)
             .field("active", Input::name_of(st.active))
@@ -230,7 +211,8 @@ impl FailoverSwitch {
         b.build()
     }
 
-    /// Manual switch through the `active-pad` property.
+    /// Manual switch through the `active-pad` property. The choice holds: automatic
+    /// restore does not undo it, only a failure of that input or another write.
     fn set_active_pad(&self, pad: Option<gst::Pad>) {
         let Some(pad) = pad else { return };
         if pad != self.primary && pad != self.secondary {
@@ -243,26 +225,48 @@ impl FailoverSwitch {
             return;
         }
         let target = self.input_of(&pad);
+        let mut st = self.lock_state();
+        if st.shutdown {
+            st.settings.start_pad = target;
+            st.active = Some(target);
+        } else if let Some(fault @ (Reason::CapsMismatch | Reason::Eos)) =
+            st.pad(target).health.fault()
         {
-            let mut st = self.lock_state();
-            if st.shutdown {
-                self.settings
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .start_pad = target;
-                st.active = Some(target);
-                return;
-            }
-            if st.pad(target).health.caps_mismatch {
-                st.notes.push(Note::Warning(format!(
-                    "not switching to {}: its caps do not match the output",
-                    target.name()
-                )));
-            } else if st.active != Some(target) {
-                self.switch(&mut st, Some(target), super::policy::Reason::Manual);
-            }
+            let why = match fault {
+                Reason::CapsMismatch => "its caps do not match the output",
+                _ => "it has ended or is not linked",
+            };
+            st.outbox.push(Note::Warning(format!(
+                "not switching to {}: {why}",
+                target.name()
+            )));
+        } else if st.active != Some(target) {
+            st.switch(Some(target), Reason::Manual);
+        } else {
+            st.manual_hold = true;
         }
-        self.emit();
+        self.release(st);
+    }
+
+    /// Linking or unlinking an input: an unlinked input is absent, never switched
+    /// to or waited for.
+    fn set_linked(&self, input: Input, linked: bool) {
+        gst::debug!(CAT, imp = self, "{} input linked: {linked}", input.name());
+        let mut st = self.lock_state();
+        if st.shutdown {
+            // Read again when the element starts.
+            st.pad_mut(input).health.absent = !linked;
+            return;
+        }
+        let now = st.policy_now(None);
+        st.set_flag(input, now, |h| h.absent = !linked);
+        st.evaluate(now);
+        let all_ended = st.pads.iter().all(|p| p.health.eos || p.health.absent);
+        let sent = st.out.pos.is_some();
+        self.release(st);
+        if !linked && all_ended && sent {
+            self.send_eos();
+        }
     }
 
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
@@ -292,22 +296,15 @@ impl FailoverSwitch {
                 any
             }
             gst::QueryViewMut::Caps(q) => {
-                let filter = q.filter_owned();
-                let out = self.lock_state().out.caps.clone();
-                let caps = match out {
-                    Some(c) => c,
-                    None => {
-                        let mut a = self.primary.peer_query_caps(filter.as_ref());
-                        a.merge(self.secondary.peer_query_caps(filter.as_ref()));
-                        a
-                    }
-                };
-                let caps = match filter {
-                    Some(f) => f.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
-                    None => caps,
-                };
+                let caps = self.src_caps(q.filter_owned().as_ref());
                 q.set_result(&caps);
                 true
+            }
+            // The active input's stream position and duration, before and after a
+            // seek.
+            gst::QueryViewMut::Position(_) | gst::QueryViewMut::Duration(_) => {
+                let active = self.lock_state().active;
+                active.is_some_and(|a| self.pad_of(a).peer_query(query))
             }
             _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
         }
@@ -316,27 +313,12 @@ impl FailoverSwitch {
     fn sink_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         match query.view_mut() {
             gst::QueryViewMut::Caps(q) => {
-                let filter = q.filter_owned();
-                let downstream = self.srcpad.peer_query_caps(filter.as_ref());
-                // Prefer the output caps so that a flexible upstream converts to them; a
-                // rigid one still negotiates (and is refused with a warning, not an error).
-                let caps = match (self.lock_state().out.caps.clone(), filter) {
-                    (Some(out), f) => {
-                        let mut preferred = match f {
-                            Some(f) => f.intersect_with_mode(&out, gst::CapsIntersectMode::First),
-                            None => out,
-                        };
-                        preferred.merge(downstream);
-                        preferred
-                    }
-                    (None, _) => downstream,
-                };
+                let caps = self.sink_caps(pad, q.filter_owned().as_ref());
                 q.set_result(&caps);
                 true
             }
             gst::QueryViewMut::AcceptCaps(q) => {
-                let ok = self.lock_state().out.caps.is_some()
-                    || self.srcpad.peer_query_accept_caps(&q.caps_owned());
+                let ok = self.sink_accept_caps(&q.caps_owned());
                 q.set_result(ok);
                 true
             }
@@ -380,6 +362,23 @@ impl ObjectSubclass for FailoverSwitch {
                         |imp| imp.sink_query(pad, query),
                     )
                 })
+                .link_function(|pad, parent, _peer| {
+                    FailoverSwitch::catch_panic_pad_function(
+                        parent,
+                        || Err(gst::PadLinkError::Refused),
+                        |imp| {
+                            imp.set_linked(imp.input_of(pad), true);
+                            Ok(gst::PadLinkSuccess)
+                        },
+                    )
+                })
+                .unlink_function(|pad, parent| {
+                    FailoverSwitch::catch_panic_pad_function(
+                        parent,
+                        || (),
+                        |imp| imp.set_linked(imp.input_of(pad), false),
+                    )
+                })
                 .build()
         };
         let primary = sink("primary");
@@ -398,11 +397,9 @@ impl ObjectSubclass for FailoverSwitch {
             primary,
             secondary,
             srcpad,
-            settings: Mutex::new(Settings::default()),
-            state: Mutex::new(State::new(Input::Primary)),
+            state: Mutex::new(State::new(Settings::default())),
             cond: Condvar::new(),
             push_lock: Mutex::new(()),
-            emit_lock: Mutex::new(()),
         }
     }
 }
@@ -413,17 +410,17 @@ impl ObjectImpl for FailoverSwitch {
             vec![
                 glib::ParamSpecUInt64::builder("timeout")
                     .nick("Timeout")
-                    .blurb("An input that delivers no data for this long (ns) is unhealthy: on the pipeline clock when live, on running time (the other input being this far ahead) when not")
+                    .blurb("An input that delivers no data for this long (ns), or whose data arrives this far behind real time, is unhealthy: on the pipeline clock when live, on running time (the other input being this far ahead) when not. Raised for an input whose buffers are longer")
                     .minimum(1_000_000)
                     .maximum(3_600 * gst::ClockTime::SECOND.nseconds())
-                    .default_value(DEFAULT_TIMEOUT.nseconds())
+                    .default_value(DEFAULT_TIMEOUT)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt64::builder("restore-delay")
                     .nick("Restore delay")
                     .blurb("How long (ns) the primary must be healthy without interruption before going back to it (mode=primary-preferred)")
                     .maximum(24 * 3_600 * gst::ClockTime::SECOND.nseconds())
-                    .default_value(DEFAULT_RESTORE_DELAY.nseconds())
+                    .default_value(DEFAULT_RESTORE_DELAY)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("mode", FailoverMode::PrimaryPreferred)
@@ -439,19 +436,19 @@ impl ObjectImpl for FailoverSwitch {
                     .build(),
                 glib::ParamSpecObject::builder::<gst::Pad>("active-pad")
                     .nick("Active pad")
-                    .blurb("The input whose data goes out (NULL while no input is healthy); writing it switches manually")
+                    .blurb("The input whose data goes out (NULL while no input is healthy); writing it switches manually, and the choice holds until that input fails")
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecEnum::builder_with_default("caps-check", CapsCheck::Strict)
                     .nick("Caps check")
-                    .blurb("How an input's caps are checked against the output caps (fixed by the first input to negotiate)")
+                    .blurb("How inputs' caps are checked against the output caps (fixed by the first active input to negotiate); only in NULL or READY")
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecUInt64::builder("crossfade")
                     .nick("Crossfade")
                     .blurb("Raw audio: blend the outgoing and incoming input for this long (ns) at a switch, or fade the incoming one in if the outgoing died; 0 disables")
                     .maximum(MAX_CROSSFADE)
-                    .default_value(DEFAULT_CROSSFADE.nseconds())
+                    .default_value(DEFAULT_CROSSFADE)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecBoolean::builder("fill-silence")
@@ -476,28 +473,38 @@ impl ObjectImpl for FailoverSwitch {
             self.set_active_pad(pad);
             return;
         }
-        {
-            let mut s = self.settings.lock().unwrap_or_else(|e| e.into_inner());
-            match pspec.name() {
-                "timeout" => s.timeout = value.get().unwrap_or(s.timeout),
-                "restore-delay" => s.restore_delay = value.get().unwrap_or(s.restore_delay),
-                "mode" => s.mode = value.get().unwrap_or(s.mode),
-                "auto-switch" => s.auto_switch = value.get().unwrap_or(s.auto_switch),
-                "caps-check" => s.caps_check = value.get().unwrap_or(s.caps_check),
-                "crossfade" => s.crossfade = value.get().unwrap_or(s.crossfade),
-                "fill-silence" => s.fill_silence = value.get().unwrap_or(s.fill_silence),
-                other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+        let mut st = self.lock_state();
+        let s = &mut st.settings;
+        match pspec.name() {
+            "timeout" => s.timeout = value.get().unwrap_or(s.timeout),
+            "restore-delay" => s.restore_delay = value.get().unwrap_or(s.restore_delay),
+            "mode" => s.mode = value.get().unwrap_or(s.mode),
+            "auto-switch" => s.auto_switch = value.get().unwrap_or(s.auto_switch),
+            "crossfade" => s.crossfade = value.get().unwrap_or(s.crossfade),
+            "fill-silence" => s.fill_silence = value.get().unwrap_or(s.fill_silence),
+            "caps-check" => {
+                let v = value.get().unwrap_or(s.caps_check);
+                if !st.shutdown && v != st.settings.caps_check {
+                    st.outbox.push(Note::Warning(
+                        "caps-check can only be changed in the NULL or READY state: ignored".into(),
+                    ));
+                } else {
+                    st.settings.caps_check = v;
+                }
             }
+            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
         // New timeouts or policy: re-evaluate now.
-        let s = self.settings();
-        let mut st = self.lock_state();
-        st.settings = s;
-        self.wake(&mut st);
+        st.wake();
+        self.release(st);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let s = self.settings();
+        if pspec.name() == "stats" {
+            return self.stats().to_value();
+        }
+        let st = self.lock_state();
+        let s = &st.settings;
         match pspec.name() {
             "timeout" => s.timeout.to_value(),
             "restore-delay" => s.restore_delay.to_value(),
@@ -506,11 +513,7 @@ impl ObjectImpl for FailoverSwitch {
             "caps-check" => s.caps_check.to_value(),
             "crossfade" => s.crossfade.to_value(),
             "fill-silence" => s.fill_silence.to_value(),
-            "active-pad" => {
-                let active = self.lock_state().active;
-                active.map(|i| self.pad_of(i).clone()).to_value()
-            }
-            "stats" => self.stats().to_value(),
+            "active-pad" => st.active.map(|i| self.pad_of(i).clone()).to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
     }
@@ -561,17 +564,25 @@ impl ElementImpl for FailoverSwitch {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         match transition {
             gst::StateChange::ReadyToPaused => {
-                let s = self.settings();
+                let linked = [self.primary.is_linked(), self.secondary.is_linked()];
                 let mut st = self.lock_state();
-                *st = State::new(s.start_pad);
-                st.follow_caps = s.caps_check == CapsCheck::None;
-                st.settings = s;
-                st.shutdown = false;
+                let mut fresh = State::new(st.settings);
+                for i in Input::BOTH {
+                    fresh.pad_mut(i).health.absent = !linked[i.index()];
+                }
+                // Start on the input that is there.
+                let start = fresh.settings.start_pad;
+                if !linked[start.index()] && linked[start.other().index()] {
+                    fresh.active = Some(start.other());
+                }
+                fresh.shutdown = false;
+                *st = fresh;
             }
             gst::StateChange::PausedToPlaying => {
-                let now = self.obj().clock().map(|c| c.time().nseconds());
+                let now = self.clock_now();
                 let mut st = self.lock_state();
                 st.playing = true;
+                st.played = true;
                 st.playing_since = now;
                 // Time spent paused does not count against the inputs.
                 for p in st.pads.iter_mut() {
@@ -579,18 +590,21 @@ impl ElementImpl for FailoverSwitch {
                         p.last_data = now;
                     }
                 }
-                self.wake(&mut st);
+                st.wake();
+                self.unlock(st);
             }
             gst::StateChange::PlayingToPaused => {
                 let mut st = self.lock_state();
                 st.playing = false;
-                self.wake(&mut st);
+                st.wake();
+                self.unlock(st);
             }
             gst::StateChange::PausedToReady => {
                 let mut st = self.lock_state();
                 st.shutdown = true;
                 st.playing = false;
-                self.wake(&mut st);
+                st.wake();
+                self.unlock(st);
             }
             _ => (),
         }

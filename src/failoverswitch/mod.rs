@@ -4,15 +4,16 @@
 use gst::glib;
 use gst::prelude::*;
 
-pub mod capscheck;
-mod events;
-pub mod fade;
+mod caps;
+mod capscheck;
+mod fade;
 mod imp;
+mod input;
 mod output;
-pub mod policy;
+mod policy;
 mod state;
-mod stream;
-pub mod timeline;
+mod timeline;
+mod timer;
 
 glib::wrapper! {
     pub struct FailoverSwitch(ObjectSubclass<imp::FailoverSwitch>) @extends gst::Element, gst::Object;

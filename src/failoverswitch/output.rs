@@ -1,17 +1,257 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The output timeline of `failoverswitch`: each buffer of the active input mapped
-//! onto one continuous stream (trimmed, hole-filled, faded, restamped).
+//! The output side of `failoverswitch`: the active input's held data is drained onto
+//! one continuous stream — initial events, trimming, hole filling, fades,
+//! restamping — and sent on the source pad under `push_lock`.
 
+use std::sync::MutexGuard;
+
+use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::fade::{self, Outgoing};
-use super::imp::{CAT, FailoverSwitch};
+use super::imp::CAT;
+use super::imp::FailoverSwitch;
+use super::input::FlowResult;
 use super::policy::Input;
-use super::state::{Fade, Held, PadState, RawFormat, State, clock_time};
-use super::stream::Item;
+use super::state::{Fade, Held, PadState, RawFormat, State};
 use super::timeline::{self, ALIGN_THRESHOLD, RawPlan, SampleClock};
 
+/// Longest the incoming input's data waits for the outgoing's during a crossfade.
+const FADE_WAIT: u64 = 200_000_000;
+
+/// Something to send on the source pad.
+pub(super) enum Item {
+    Buffer(gst::Buffer),
+    Event(gst::Event),
+}
+
+/// A running time as a `ClockTime`, saturated below `GST_CLOCK_TIME_NONE` (bad
+/// timestamps near the end of time must not turn into "no time", nor panic).
+pub(super) fn clock_time(ns: u64) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(ns.min(gst::ClockTime::MAX.nseconds()))
+}
+
 impl FailoverSwitch {
+    /// Sends the active input's held data. `st` is the caller's state lock: when
+    /// nobody else is sending and nothing waits to be posted, the data is drained
+    /// under it (one lock round trip per buffer); otherwise it is released first.
+    pub(super) fn drain_from(&self, mut st: MutexGuard<'_, State>, input: Input) -> FlowResult {
+        if st.outbox.is_empty() {
+            // `try_lock` never blocks, so taking it under the state lock cannot
+            // invert the lock order.
+            if let Some(push) = self.try_lock_push() {
+                let items = self.drain_locked(&mut st, input);
+                self.unlock(st);
+                let ret = items.and_then(|items| self.send(items));
+                drop(push);
+                self.deliver();
+                return ret;
+            }
+        }
+        self.release(st);
+        self.drain(input)
+    }
+
+    /// Sends the active input's held data (trimmed and faded as needed).
+    pub(super) fn drain(&self, input: Input) -> FlowResult {
+        let push = self.lock_push();
+        let mut st = self.lock_state();
+        let items = self.drain_locked(&mut st, input);
+        self.unlock(st);
+        let ret = items.and_then(|items| self.send(items));
+        drop(push);
+        self.deliver();
+        ret
+    }
+
+    /// The items that send the active input's held data; `push_lock` must be held.
+    fn drain_locked(&self, st: &mut State, input: Input) -> Result<Vec<Item>, gst::FlowError> {
+        if st.shutdown || st.pad(input).flushing {
+            return Err(gst::FlowError::Flushing);
+        }
+        let mut items = Vec::new();
+        if st.active != Some(input) {
+            return Ok(items);
+        }
+        let follow = st.follow_caps() && st.pad(input).caps != st.out.caps;
+        if follow || st.out.desc.is_none() {
+            let now = st.policy_now(self.clock_now());
+            st.fix_output_caps(input, now);
+        }
+        Self::initial_events(st, &mut items);
+        while let Some(end) = st.pad(input).held.front().map(|h| h.end) {
+            if !Self::fade_ready(st, input, end) {
+                break;
+            }
+            if let Some(h) = st.pad_mut(input).held.pop_front() {
+                self.prepare(st, input, h, &mut items);
+            }
+        }
+        if st.waiting > 0 && st.out.pos.is_some_and(|o| o >= st.wake_at) {
+            // The output caught up with a blocked standby input.
+            st.wake = true;
+        }
+        Ok(items)
+    }
+
+    pub(super) fn send(&self, items: Vec<Item>) -> FlowResult {
+        let mut ret = Ok(gst::FlowSuccess::Ok);
+        for item in items {
+            match item {
+                Item::Buffer(b) => {
+                    ret = self.srcpad.push(b);
+                    if ret.is_err() {
+                        gst::debug!(CAT, imp = self, "downstream returned {ret:?}");
+                        break;
+                    }
+                }
+                Item::Event(e) => {
+                    if !self.srcpad.push_event(e) {
+                        gst::debug!(CAT, imp = self, "downstream refused an event");
+                    }
+                }
+            }
+        }
+        ret
+    }
+
+    /// Sends `items` after the initial events, under `push_lock`, unless `check`
+    /// (run under the state lock) says otherwise.
+    fn send_locked(&self, check: impl FnOnce(&mut State) -> Option<Vec<Item>>) {
+        let push = self.lock_push();
+        let mut st = self.lock_state();
+        let mut items = Vec::new();
+        let Some(more) = check(&mut st) else {
+            self.unlock(st);
+            return;
+        };
+        Self::initial_events(&mut st, &mut items);
+        items.extend(more);
+        self.unlock(st);
+        let _ = self.send(items);
+        drop(push);
+        self.deliver();
+    }
+
+    /// Both inputs ended: EOS, once.
+    pub(super) fn send_eos(&self) {
+        self.send_locked(|st| {
+            if st.out.eos_sent {
+                return None;
+            }
+            st.out.eos_sent = true;
+            gst::debug!(CAT, "every input ended: EOS");
+            Some(vec![Item::Event(gst::event::Eos::new())])
+        });
+    }
+
+    /// A GAP event of the active input goes out where the output has not been.
+    pub(super) fn send_gap(&self, input: Input, start: u64, end: u64) {
+        self.send_locked(|st| {
+            if st.active != Some(input) || st.out.pos.is_some_and(|o| end <= o) {
+                return None;
+            }
+            let from = st.out.pos.map_or(start, |o| o.max(start));
+            st.out.pos = Some(end);
+            st.out.first_pos.get_or_insert(from);
+            st.out.clock = SampleClock::new(end);
+            Some(vec![Item::Event(
+                gst::event::Gap::builder(clock_time(from))
+                    .duration(clock_time(end - from))
+                    .build(),
+            )])
+        });
+    }
+
+    /// Forwards other events of the active input; the standby's are dropped.
+    pub(super) fn forward(&self, input: Input, event: gst::Event) -> bool {
+        if !event.is_serialized() {
+            return self.lock_state().active != Some(input) || self.srcpad.push_event(event);
+        }
+        self.send_locked(|st| {
+            if st.active != Some(input) {
+                gst::log!(CAT, "dropping {} event of the standby input", event.type_());
+                return None;
+            }
+            Some(vec![Item::Event(event)])
+        });
+        true
+    }
+
+    /// Stream-start, caps and segment, before anything else goes out (caps again
+    /// whenever they changed).
+    pub(super) fn initial_events(st: &mut State, items: &mut Vec<Item>) {
+        if !st.out.stream_start_sent {
+            // Our own stream: an element with two sink pads cannot derive its id
+            // from upstream.
+            let id = format!(
+                "failover-{:08x}{:08x}",
+                gst::glib::random_int(),
+                gst::glib::random_int()
+            );
+            items.push(Item::Event(
+                gst::event::StreamStart::builder(&id)
+                    .group_id(st.group_id)
+                    .build(),
+            ));
+            st.out.stream_start_sent = true;
+        }
+        if st.out.caps_pending {
+            if let Some(caps) = &st.out.caps {
+                items.push(Item::Event(gst::event::Caps::new(caps)));
+            }
+            st.out.caps_pending = false;
+        }
+        if st.out.segment_pending && st.out.caps.is_some() {
+            items.push(Item::Event(gst::event::Segment::new(
+                &Self::output_segment(st),
+            )));
+            st.out.segment_pending = false;
+        }
+    }
+
+    /// The output's TIME segment: timestamps are running times; stream time follows
+    /// the active input's, so position queries answer with its stream position
+    /// (after a seek to 10 s, 1 s later reads 11 s).
+    fn output_segment(st: &State) -> gst::FormattedSegment<gst::ClockTime> {
+        let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+        let Some(a) = st.active else { return segment };
+        let seg = &st.pad(a).segment;
+        let time = seg.time().map_or(0, |t| t.nseconds()) as i128;
+        let base = seg.base().map_or(0, |t| t.nseconds()) as i128;
+        // Stream time of the input at running time r is r - base + time (rate 1).
+        let shift = time - base;
+        if shift >= 0 {
+            segment.set_time(clock_time(shift as u64));
+        } else {
+            let s = clock_time((-shift) as u64);
+            segment.set_start(s);
+            segment.set_base(s);
+            segment.set_time(gst::ClockTime::ZERO);
+        }
+        segment
+    }
+
+    /// During a crossfade, the incoming data up to `end` waits until the outgoing
+    /// input's data for the same time has arrived (or it has stopped delivering, or
+    /// the wait grew too long: then the incoming input only fades in).
+    fn fade_ready(st: &mut State, input: Input, end: u64) -> bool {
+        let Some(o) = st.out.fade.as_ref().and_then(|f| f.outgoing) else {
+            return true;
+        };
+        let op = st.pad(o);
+        if op.position.is_some_and(|p| p >= end) || !op.health.is_healthy() || op.flushing {
+            return true;
+        }
+        if st.pad(input).held_span() > FADE_WAIT {
+            if let Some(f) = st.out.fade.as_mut() {
+                f.outgoing = None;
+            }
+            return true;
+        }
+        false
+    }
+
     fn mark(st: &mut State, buffer: &mut gst::BufferRef) {
         if std::mem::take(&mut st.out.discont) {
             buffer.set_flags(gst::BufferFlags::DISCONT);
@@ -35,24 +275,30 @@ impl FailoverSwitch {
             b.set_flags(gst::BufferFlags::GAP);
             Self::mark(st, b);
         }
+        st.out.first_pos.get_or_insert(pts);
         st.out.pos = Some(pts.saturating_add(duration));
         Some(buffer)
     }
 
     /// Maps one buffer of the active input onto the output timeline.
-    pub(super) fn prepare(&self, st: &mut State, input: Input, held: Held, items: &mut Vec<Item>) {
+    fn prepare(&self, st: &mut State, input: Input, held: Held, items: &mut Vec<Item>) {
         let before = items.len();
         match st.out.raw.clone() {
             Some(raw) => self.prepare_raw(st, input, held, &raw, items),
             None => self.prepare_encoded(st, input, held, items),
         }
-        // Trimming stays sample-accurate until something of the new input went out.
         if items.len() > before {
+            // Trimming stays sample-accurate until something of the new input went out.
             st.out.just_switched = false;
         }
     }
 
-    pub(super) fn prepare_raw(
+    fn drop_unit(&self, st: &mut State, input: Input, why: &str) {
+        gst::log!(CAT, imp = self, "dropping {} buffer: {why}", input.name());
+        st.pad_mut(input).dropped += 1;
+    }
+
+    fn prepare_raw(
         &self,
         st: &mut State,
         input: Input,
@@ -66,15 +312,7 @@ impl FailoverSwitch {
         let (rate, bpf) = (raw.info.rate(), raw.info.bpf() as usize);
         let frames = (buffer.size() / bpf) as u64;
         if frames == 0 {
-            gst::log!(
-                CAT,
-                imp = self,
-                "dropping {} buffer of {} bytes: no whole frame",
-                input.name(),
-                buffer.size()
-            );
-            st.pad_mut(input).dropped += 1;
-            return;
+            return self.drop_unit(st, input, "no whole frame");
         }
         let tolerance = if st.out.just_switched {
             timeline::frames_to_ns(1, rate) / 2
@@ -88,14 +326,7 @@ impl FailoverSwitch {
             jump,
         } = timeline::plan_raw(st.out.pos, start, frames, rate, tolerance)
         else {
-            gst::log!(
-                CAT,
-                imp = self,
-                "dropping {} buffer before the output position",
-                input.name()
-            );
-            st.pad_mut(input).dropped += 1;
-            return;
+            return self.drop_unit(st, input, "before the output position");
         };
         if jump || st.out.pos.is_none() {
             st.out.clock = SampleClock::new(pts);
@@ -114,25 +345,16 @@ impl FailoverSwitch {
             st.out.discont = disc;
         }
         let whole = frames as usize * bpf;
-        if buffer.size() != whole {
+        if skip > 0 || buffer.size() != whole {
             gst::debug!(
                 CAT,
                 imp = self,
-                "{} buffer of {} bytes is not whole frames of {bpf} bytes: cutting the rest",
-                input.name(),
-                buffer.size()
+                "trimming {skip} overlapping frames and {} bytes of a partial frame",
+                buffer.size() - whole
             );
-        }
-        if skip > 0 || buffer.size() != whole {
-            if skip > 0 {
-                gst::debug!(CAT, imp = self, "trimming {skip} overlapping frames");
-            }
             match buffer.copy_region(gst::BufferCopyFlags::all(), skip as usize * bpf..whole) {
                 Ok(b) => buffer = b,
-                Err(_) => {
-                    st.pad_mut(input).dropped += 1;
-                    return;
-                }
+                Err(_) => return self.drop_unit(st, input, "cannot trim"),
             }
         }
         let n = frames - skip;
@@ -153,18 +375,14 @@ impl FailoverSwitch {
         b.set_dts(gst::ClockTime::NONE);
         b.set_duration(clock_time(duration));
         Self::mark(st, b);
+        st.out.first_pos.get_or_insert(pts);
         st.out.pos = Some(pts.saturating_add(duration));
-        st.pad_mut(input).active_time = st.pad(input).active_time.saturating_add(duration);
+        let p = st.pad_mut(input);
+        p.active_time = p.active_time.saturating_add(duration);
         items.push(Item::Buffer(buffer));
     }
 
-    pub(super) fn prepare_encoded(
-        &self,
-        st: &mut State,
-        input: Input,
-        held: Held,
-        items: &mut Vec<Item>,
-    ) {
+    fn prepare_encoded(&self, st: &mut State, input: Input, held: Held, items: &mut Vec<Item>) {
         let Held {
             start,
             end,
@@ -180,17 +398,11 @@ impl FailoverSwitch {
             .as_ref()
             .is_some_and(|d| d.media_type.starts_with("audio/"));
         let before = !timeline::keep_encoded(st.out.pos, start, duration);
-        if (st.out.just_switched || audio) && before
-            || st.out.just_switched && buffer.flags().contains(gst::BufferFlags::DELTA_UNIT)
-        {
-            gst::log!(
-                CAT,
-                imp = self,
-                "dropping {} unit before the output position",
-                input.name()
-            );
-            st.pad_mut(input).dropped += 1;
-            return;
+        if (st.out.just_switched || audio) && before {
+            return self.drop_unit(st, input, "unit before the output position");
+        }
+        if st.out.just_switched && buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            return self.drop_unit(st, input, "waiting for a keyframe");
         }
         let pts = match st.out.pos {
             Some(o) if (st.out.just_switched || audio) && start < o => o,
@@ -216,8 +428,10 @@ impl FailoverSwitch {
         b.set_dts(dts.map(clock_time));
         Self::mark(st, b);
         let new_end = pts.saturating_add(duration);
+        st.out.first_pos.get_or_insert(pts);
         st.out.pos = Some(st.out.pos.map_or(new_end, |o| o.max(new_end)));
-        st.pad_mut(input).active_time = st.pad(input).active_time.saturating_add(duration);
+        let p = st.pad_mut(input);
+        p.active_time = p.active_time.saturating_add(duration);
         items.push(Item::Buffer(buffer));
     }
 }

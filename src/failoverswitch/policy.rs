@@ -45,6 +45,8 @@ impl Input {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     Timeout,
+    /// Data arrives, but more than `timeout` behind real time (a throttled link).
+    Late,
     Eos,
     CapsMismatch,
     Health,
@@ -56,6 +58,7 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Timeout => "timeout",
+            Reason::Late => "late",
             Reason::Eos => "eos",
             Reason::CapsMismatch => "caps-mismatch",
             Reason::Health => "health",
@@ -93,12 +96,16 @@ pub struct PolicyConfig {
 /// What is known about one input's health.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InputHealth {
+    /// The pad is not linked: the input is absent, never switched to or waited for.
+    pub absent: bool,
     pub eos: bool,
     pub caps_mismatch: bool,
     /// An upstream `healthprobe` said the input is unhealthy.
     pub probe_unhealthy: bool,
     /// No data within `timeout`.
     pub timed_out: bool,
+    /// Its data arrives more than `timeout` behind real time.
+    pub late: bool,
     /// Since when (ns, on the policy's time base) the input has been healthy without
     /// interruption; `None` while unhealthy.
     pub healthy_since: Option<u64>,
@@ -107,12 +114,14 @@ pub struct InputHealth {
 impl InputHealth {
     /// Why the input is unhealthy, the most permanent cause first; `None` if healthy.
     pub fn fault(&self) -> Option<Reason> {
-        if self.eos {
+        if self.eos || self.absent {
             Some(Reason::Eos)
         } else if self.caps_mismatch {
             Some(Reason::CapsMismatch)
         } else if self.probe_unhealthy {
             Some(Reason::Health)
+        } else if self.late {
+            Some(Reason::Late)
         } else if self.timed_out {
             Some(Reason::Timeout)
         } else {
@@ -152,12 +161,14 @@ pub struct Switch {
 }
 
 /// Decides whether to switch, given the active input, both inputs' health and the
-/// current time (on the same time base as `healthy_since`).
+/// current time (on the same time base as `healthy_since`). `manual_hold`: the
+/// application chose the active input; only its failure moves the output away.
 pub fn decide(
     cfg: &PolicyConfig,
     active: Option<Input>,
     health: &[InputHealth; 2],
     now: u64,
+    manual_hold: bool,
 ) -> Option<Switch> {
     if !cfg.auto_switch {
         return None;
@@ -174,12 +185,11 @@ pub fn decide(
             let restore_due = primary
                 .healthy_since
                 .is_some_and(|since| now.saturating_sub(since) >= cfg.restore_delay);
-            (cfg.mode == Mode::PrimaryPreferred && a == Input::Secondary && restore_due).then_some(
-                Switch {
-                    to: Some(Input::Primary),
-                    reason: Reason::Restored,
-                },
-            )
+            let restore = cfg.mode == Mode::PrimaryPreferred && !manual_hold;
+            (restore && a == Input::Secondary && restore_due).then_some(Switch {
+                to: Some(Input::Primary),
+                reason: Reason::Restored,
+            })
         }
         None => Input::BOTH
             .into_iter()
@@ -222,7 +232,13 @@ mod tests {
     #[test]
     fn active_failure_switches_to_healthy_other() {
         let h = [timed_out(), healthy(0)];
-        let d = decide(&cfg(Mode::PrimaryPreferred), Some(Input::Primary), &h, S);
+        let d = decide(
+            &cfg(Mode::PrimaryPreferred),
+            Some(Input::Primary),
+            &h,
+            S,
+            false,
+        );
         assert_eq!(
             d,
             Some(Switch {
@@ -237,7 +253,7 @@ mod tests {
         let mut p = timed_out();
         p.eos = true;
         let h = [p, timed_out()];
-        let d = decide(&cfg(Mode::Sticky), Some(Input::Primary), &h, S).unwrap();
+        let d = decide(&cfg(Mode::Sticky), Some(Input::Primary), &h, S, false).unwrap();
         assert_eq!(d.to, None);
         assert_eq!(d.reason, Reason::Eos);
     }
@@ -260,9 +276,9 @@ mod tests {
     fn restore_only_after_restore_delay() {
         let c = cfg(Mode::PrimaryPreferred);
         let h = [healthy(10 * S), healthy(0)];
-        assert_eq!(decide(&c, Some(Input::Secondary), &h, 14 * S), None);
+        assert_eq!(decide(&c, Some(Input::Secondary), &h, 14 * S, false), None);
         assert_eq!(
-            decide(&c, Some(Input::Secondary), &h, 15 * S),
+            decide(&c, Some(Input::Secondary), &h, 15 * S, false),
             Some(Switch {
                 to: Some(Input::Primary),
                 reason: Reason::Restored
@@ -274,10 +290,10 @@ mod tests {
     fn sticky_stays_on_secondary_until_it_fails() {
         let c = cfg(Mode::Sticky);
         let mut h = [healthy(0), healthy(0)];
-        assert_eq!(decide(&c, Some(Input::Secondary), &h, 100 * S), None);
+        assert_eq!(decide(&c, Some(Input::Secondary), &h, 100 * S, false), None);
         h[1].eos = true;
         assert_eq!(
-            decide(&c, Some(Input::Secondary), &h, 100 * S),
+            decide(&c, Some(Input::Secondary), &h, 100 * S, false),
             Some(Switch {
                 to: Some(Input::Primary),
                 reason: Reason::Eos
@@ -295,10 +311,39 @@ mod tests {
             h[0].interrupted(t);
             for step in 0..30 {
                 let now = t + step * 10_000_000;
-                assert_eq!(decide(&c, Some(Input::Secondary), &h, now), None);
+                assert_eq!(decide(&c, Some(Input::Secondary), &h, now, false), None);
             }
             t += 600_000_000;
         }
+    }
+
+    #[test]
+    fn a_manual_choice_holds_until_that_input_fails() {
+        let c = cfg(Mode::PrimaryPreferred);
+        let mut h = [healthy(0), healthy(0)];
+        assert_eq!(decide(&c, Some(Input::Secondary), &h, 100 * S, true), None);
+        h[1].late = true;
+        assert_eq!(
+            decide(&c, Some(Input::Secondary), &h, 100 * S, true),
+            Some(Switch {
+                to: Some(Input::Primary),
+                reason: Reason::Late
+            })
+        );
+    }
+
+    #[test]
+    fn an_absent_input_is_never_switched_to() {
+        let c = cfg(Mode::PrimaryPreferred);
+        let absent = InputHealth {
+            absent: true,
+            ..Default::default()
+        };
+        let h = [timed_out(), absent];
+        let d = decide(&c, Some(Input::Primary), &h, S, false).unwrap();
+        assert_eq!(d.to, None);
+        assert_eq!(d.reason, Reason::Timeout);
+        assert_eq!(decide(&c, None, &h, S, false), None);
     }
 
     #[test]
@@ -320,13 +365,19 @@ mod tests {
     fn none_recovers_preferring_primary_and_manual_only_mode() {
         let c = cfg(Mode::PrimaryPreferred);
         let h = [healthy(5), healthy(0)];
-        assert_eq!(decide(&c, None, &h, 5).unwrap().to, Some(Input::Primary));
+        assert_eq!(
+            decide(&c, None, &h, 5, false).unwrap().to,
+            Some(Input::Primary)
+        );
         let h2 = [timed_out(), healthy(0)];
-        assert_eq!(decide(&c, None, &h2, 5).unwrap().to, Some(Input::Secondary));
+        assert_eq!(
+            decide(&c, None, &h2, 5, false).unwrap().to,
+            Some(Input::Secondary)
+        );
         let manual = PolicyConfig {
             auto_switch: false,
             ..c
         };
-        assert_eq!(decide(&manual, Some(Input::Primary), &h2, 5), None);
+        assert_eq!(decide(&manual, Some(Input::Primary), &h2, 5, false), None);
     }
 }

@@ -1,37 +1,97 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Per-input and output state of `failoverswitch` (guarded by the element's state
-//! mutex).
+//! Everything `failoverswitch`'s state mutex guards — settings, both inputs, the
+//! output — and the health/switch state machine that runs on it: `settle`,
+//! `set_flag`, `refresh`, `evaluate`, `switch`. The decisions themselves are in the
+//! pure `policy` module; these methods feed it and record what it decided as notes
+//! for the outbox.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use gst::prelude::*;
-
 use super::capscheck::CapsDesc;
-use super::fade::SampleFormat;
-use super::imp::Settings;
-use super::policy::{Input, InputHealth, Reason};
-use super::timeline::SampleClock;
+use super::policy::{self, Input, InputHealth, Mode, PolicyConfig, Reason};
+use super::timeline::{self, SampleClock, StillWatch};
+use super::{CapsCheck, FailoverMode};
+use crate::outbox::Outbox;
+use crate::sample_format::SampleFormat;
 
-/// A standby buffer waiting for the output to reach its running time.
-pub struct Held {
+pub(super) const DEFAULT_TIMEOUT: u64 = 1_000_000_000;
+pub(super) const DEFAULT_RESTORE_DELAY: u64 = 5_000_000_000;
+pub(super) const DEFAULT_CROSSFADE: u64 = 20_000_000;
+
+/// The properties. They live here, under the state lock, and nowhere else.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Settings {
+    pub timeout: u64,
+    pub restore_delay: u64,
+    pub mode: FailoverMode,
+    pub auto_switch: bool,
+    pub caps_check: CapsCheck,
+    pub crossfade: u64,
+    pub fill_silence: bool,
+    /// Input that is active when the element starts.
+    pub start_pad: Input,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            restore_delay: DEFAULT_RESTORE_DELAY,
+            mode: FailoverMode::PrimaryPreferred,
+            auto_switch: true,
+            caps_check: CapsCheck::Strict,
+            crossfade: DEFAULT_CROSSFADE,
+            fill_silence: true,
+            start_pad: Input::Primary,
+        }
+    }
+}
+
+impl Settings {
+    pub fn policy(&self) -> PolicyConfig {
+        PolicyConfig {
+            mode: match self.mode {
+                FailoverMode::PrimaryPreferred => Mode::PrimaryPreferred,
+                FailoverMode::Sticky => Mode::Sticky,
+            },
+            auto_switch: self.auto_switch,
+            restore_delay: self.restore_delay,
+        }
+    }
+}
+
+/// A buffer waiting on an input: the active input's until it goes out, the
+/// standby's until the output has passed its running time.
+pub(super) struct Held {
     pub start: u64,
     pub end: u64,
     pub buffer: gst::Buffer,
 }
 
 /// One input.
-pub struct PadState {
+pub(super) struct PadState {
     pub segment: gst::FormattedSegment<gst::ClockTime>,
     /// False after a segment in another format than TIME: timestamps are ignored.
     pub time_segment: bool,
     pub caps: Option<gst::Caps>,
+    /// `caps` reduced for the compatibility check.
+    pub desc: Option<CapsDesc>,
+    /// Incompatible caps found, but upstream was asked to renegotiate: warn only if
+    /// its data still has them from this running time on (data already on its way
+    /// when it was asked, in queues, is let pass). `Some(None)`: from its next data
+    /// plus the grace time.
+    pub mismatch_report_after: Option<Option<u64>>,
+    /// Whether upstream can produce the output format (asked when it was asked to
+    /// renegotiate); `Some(false)` for a rigid upstream.
+    pub convertible: Option<bool>,
     pub health: InputHealth,
     /// Reason given by an upstream `healthprobe` while it says unhealthy.
     pub probe_reason: Option<String>,
-    /// Whether upstream is live (`None` until asked).
+    /// Whether upstream is live (`None` until asked), and its minimum latency.
     pub live: Option<bool>,
-    /// Pipeline clock time of the last data (live).
+    pub latency: u64,
+    /// Pipeline clock time of the last data that could still reach the output (live).
     pub last_data: Option<u64>,
     /// Monotonic time of the last data, for `stats`.
     pub last_data_instant: Option<Instant>,
@@ -39,9 +99,14 @@ pub struct PadState {
     pub position: Option<u64>,
     /// Duration of the latest buffer, for buffers without one.
     pub last_duration: u64,
+    /// The timeout this input needs (its buffers are longer than `timeout`), 0 if
+    /// `timeout` is enough.
+    pub needed_timeout: u64,
     pub held: VecDeque<Held>,
     pub flushing: bool,
     pub dropped: u64,
+    /// Buffers dropped since the last warning about data behind the output.
+    pub dropped_behind: u64,
     pub active_time: u64,
     /// (rate, bytes per frame) when the input is interleaved raw audio.
     pub raw: Option<(u32, usize)>,
@@ -53,16 +118,22 @@ impl Default for PadState {
             segment: gst::FormattedSegment::new(),
             time_segment: true,
             caps: None,
+            desc: None,
+            mismatch_report_after: None,
+            convertible: None,
             health: InputHealth::default(),
             probe_reason: None,
             live: None,
+            latency: 0,
             last_data: None,
             last_data_instant: None,
             position: None,
             last_duration: 0,
+            needed_timeout: 0,
             held: VecDeque::new(),
             flushing: false,
             dropped: 0,
+            dropped_behind: 0,
             active_time: 0,
             raw: None,
         }
@@ -72,6 +143,9 @@ impl Default for PadState {
 impl PadState {
     /// The `reason` of `failover-input-health` for the current verdict.
     pub fn health_reason(&self) -> String {
+        if self.health.absent && !self.health.eos {
+            return "unlinked".into();
+        }
         match self.health.fault() {
             None => "ok".into(),
             Some(Reason::Health) => self
@@ -102,18 +176,32 @@ impl PadState {
             self.dropped += 1;
         }
     }
+
+    /// Span of the held data, first start to last end.
+    pub fn held_span(&self) -> u64 {
+        match (self.held.front(), self.held.back()) {
+            (Some(a), Some(b)) => b.end.saturating_sub(a.start),
+            _ => 0,
+        }
+    }
+
+    /// Whether upstream is a live source (a non-live input in a live pipeline, such
+    /// as a fallback file, is consumed at the output's pace).
+    pub fn is_live(&self) -> bool {
+        self.live == Some(true)
+    }
 }
 
 /// Raw audio format of the output, when it is interleaved raw audio.
 #[derive(Clone)]
-pub struct RawFormat {
+pub(super) struct RawFormat {
     pub info: gst_audio::AudioInfo,
     /// Blendable format, if crossfades are possible.
     pub sample: Option<SampleFormat>,
 }
 
 /// A fade in progress on the output.
-pub struct Fade {
+pub(super) struct Fade {
     pub pos: u64,
     pub len: u64,
     pub outgoing: Option<Input>,
@@ -121,12 +209,21 @@ pub struct Fade {
 
 /// The output.
 #[derive(Default)]
-pub struct Output {
+pub(super) struct Output {
+    /// Caps of the output: those of the first active input to negotiate, then its
+    /// refinements; `None` until fixed.
     pub caps: Option<gst::Caps>,
+    /// `caps` reduced for the compatibility check.
     pub desc: Option<CapsDesc>,
+    /// Which input fixed the caps. Until data has gone out for `timeout`, an input
+    /// that fails hands the choice to the other (garbage on the primary must not
+    /// decide the format for good).
+    pub fixed_by: Option<Input>,
     pub raw: Option<RawFormat>,
     /// Running time at the end of what was sent.
     pub pos: Option<u64>,
+    /// Running time of the first data sent.
+    pub first_pos: Option<u64>,
     pub clock: SampleClock,
     pub stream_start_sent: bool,
     pub caps_pending: bool,
@@ -139,74 +236,19 @@ pub struct Output {
     pub eos_sent: bool,
 }
 
-/// Everything the state mutex guards.
-pub struct State {
-    pub pads: [PadState; 2],
-    pub active: Option<Input>,
-    pub out: Output,
-    pub switch_count: u64,
-    /// Element not running (READY or below, or going there).
-    pub shutdown: bool,
-    pub playing: bool,
-    /// Clock time when the element went to PLAYING (no-data timeouts count from there).
-    pub playing_since: Option<u64>,
-    pub clock_id: Option<gst::SingleShotClockId>,
-    pub group_id: gst::GroupId,
-    /// Messages and warnings to post once the lock is released, in order.
-    pub notes: Vec<Note>,
-    /// Standby inputs blocked until the output reaches their data (not live).
-    pub waiting: usize,
-    /// Output position at which blocked standby inputs are woken.
-    pub wake_at: u64,
-    /// caps-check=none: the output follows the active input's caps.
-    pub follow_caps: bool,
-    /// A copy of the properties, for the streaming threads.
-    pub settings: Settings,
-}
-
-impl State {
-    pub fn new(active: Input) -> Self {
-        Self {
-            pads: Default::default(),
-            active: Some(active),
-            out: Output {
-                segment_pending: true,
-                discont: true,
-                ..Default::default()
-            },
-            switch_count: 0,
-            shutdown: true,
-            playing: false,
-            playing_since: None,
-            clock_id: None,
-            group_id: gst::GroupId::next(),
-            notes: Vec::new(),
-            waiting: 0,
-            wake_at: u64::MAX,
-            follow_caps: false,
-            settings: Settings::default(),
+impl Output {
+    /// Whether the output format is settled: data has gone out for `timeout`.
+    pub fn confirmed(&self, timeout: u64) -> bool {
+        match (self.first_pos, self.pos) {
+            (Some(a), Some(b)) => b.saturating_sub(a) >= timeout,
+            _ => false,
         }
     }
-
-    pub fn pad(&self, i: Input) -> &PadState {
-        &self.pads[i.index()]
-    }
-
-    pub fn pad_mut(&mut self, i: Input) -> &mut PadState {
-        &mut self.pads[i.index()]
-    }
-
-    pub fn health(&self) -> [InputHealth; 2] {
-        [self.pads[0].health.clone(), self.pads[1].health.clone()]
-    }
-
-    pub fn live(&self) -> bool {
-        self.pads.iter().any(|p| p.live == Some(true))
-    }
 }
 
-/// A side effect decided under the state lock, carried out after it is released.
-pub enum Note {
+/// A side effect decided under the state lock, carried out by the outbox once the
+/// locks are released.
+pub(super) enum Note {
     Switched {
         from: Option<Input>,
         to: Option<Input>,
@@ -220,40 +262,237 @@ pub enum Note {
         reason: String,
     },
     Warning(String),
+    /// Tell the input's upstream whether it is on air (`failover-on-air`).
+    OnAir(Input, bool),
+    /// Ask the input's upstream to renegotiate (the output caps changed).
+    Reconfigure(Input),
 }
 
-/// A running time as a `ClockTime`, saturated below `GST_CLOCK_TIME_NONE` (bad
-/// timestamps near the end of time must not turn into "no time", nor panic).
-pub fn clock_time(ns: u64) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds(ns.min(gst::ClockTime::MAX.nseconds()))
+/// Everything the state mutex guards.
+pub(super) struct State {
+    pub settings: Settings,
+    pub pads: [PadState; 2],
+    pub active: Option<Input>,
+    pub out: Output,
+    pub switch_count: u64,
+    /// The application chose the active input (`active-pad`): no automatic restore.
+    pub manual_hold: bool,
+    /// Element not running (READY or below, or going there).
+    pub shutdown: bool,
+    pub playing: bool,
+    /// Has been PLAYING since it started (a later PAUSED is the application's pause,
+    /// an earlier one the preroll).
+    pub played: bool,
+    /// Clock time when the element went to PLAYING (no-data timeouts count from there).
+    pub playing_since: Option<u64>,
+    pub clock_id: Option<gst::SingleShotClockId>,
+    pub group_id: gst::GroupId,
+    pub outbox: Outbox<Note>,
+    /// Not live: how long the output has stood still.
+    pub still: StillWatch,
+    /// Waiting threads (standby inputs, the timer task) must look at the state again.
+    pub wake: bool,
+    /// Standby inputs blocked until the output reaches their data.
+    pub waiting: usize,
+    /// Output position at which blocked standby inputs are woken.
+    pub wake_at: u64,
 }
 
-/// Reduces caps to the description the compatibility check works on.
-pub fn caps_desc(caps: &gst::CapsRef) -> CapsDesc {
-    let Some(s) = caps.structure(0) else {
-        return CapsDesc::default();
-    };
-    CapsDesc {
-        media_type: s.name().to_string(),
-        fields: s
-            .iter()
-            .map(|(k, v)| {
-                let text = v
-                    .serialize()
-                    .map(|g| g.to_string())
-                    .unwrap_or_else(|_| format!("{v:?}"));
-                (k.to_string(), text)
-            })
-            .collect(),
+impl State {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            pads: Default::default(),
+            active: Some(settings.start_pad),
+            out: Output {
+                segment_pending: true,
+                discont: true,
+                ..Default::default()
+            },
+            switch_count: 0,
+            manual_hold: false,
+            shutdown: true,
+            playing: false,
+            played: false,
+            playing_since: None,
+            clock_id: None,
+            group_id: gst::GroupId::next(),
+            outbox: Outbox::default(),
+            still: StillWatch::default(),
+            wake: false,
+            waiting: 0,
+            wake_at: u64::MAX,
+        }
     }
-}
 
-/// Raw audio description of caps, if they are interleaved raw audio.
-pub fn raw_format(caps: &gst::CapsRef) -> Option<RawFormat> {
-    let info = gst_audio::AudioInfo::from_caps(caps).ok()?;
-    if info.layout() != gst_audio::AudioLayout::Interleaved || info.bpf() == 0 {
-        return None;
+    pub fn pad(&self, i: Input) -> &PadState {
+        &self.pads[i.index()]
     }
-    let sample = SampleFormat::from_gst(info.format());
-    Some(RawFormat { info, sample })
+
+    pub fn pad_mut(&mut self, i: Input) -> &mut PadState {
+        &mut self.pads[i.index()]
+    }
+
+    /// Any input is live: timing is on the pipeline clock.
+    pub fn live(&self) -> bool {
+        self.pads.iter().any(PadState::is_live)
+    }
+
+    /// caps-check=none: the output follows the active input's caps.
+    pub fn follow_caps(&self) -> bool {
+        self.settings.caps_check == CapsCheck::None
+    }
+
+    /// The timeout that applies to an input: `timeout`, or more where its buffers
+    /// are longer.
+    pub fn timeout_of(&self, i: Input) -> u64 {
+        self.settings.timeout.max(self.pad(i).needed_timeout)
+    }
+
+    /// Time base of the restore hold-off: the clock when live, else the primary's
+    /// running time.
+    pub fn policy_now(&self, clock_now: Option<u64>) -> u64 {
+        if self.live() {
+            clock_now.unwrap_or(0)
+        } else {
+            self.pad(Input::Primary).position.unwrap_or(0)
+        }
+    }
+
+    /// Re-arms the timer task and wakes waiting standby inputs.
+    pub fn wake(&mut self) {
+        if let Some(id) = self.clock_id.take() {
+            id.unschedule();
+        }
+        self.wake = true;
+    }
+
+    /// Reports a changed verdict of input `i` and keeps its restore hold-off.
+    pub fn settle(&mut self, i: Input, was_healthy: bool, now: u64) {
+        if self.pad_mut(i).health.settle(was_healthy, now) {
+            let p = self.pad(i);
+            let note = Note::Health {
+                pad: i,
+                healthy: p.health.is_healthy(),
+                reason: p.health_reason(),
+            };
+            self.outbox.push(note);
+        }
+    }
+
+    /// Changes health flags of an input and reports a changed verdict.
+    pub fn set_flag(&mut self, i: Input, now: u64, f: impl FnOnce(&mut InputHealth)) {
+        let was = self.pad(i).health.is_healthy();
+        f(&mut self.pad_mut(i).health);
+        self.settle(i, was, now);
+    }
+
+    /// Live: marks inputs without data for their timeout as timed out.
+    pub fn refresh(&mut self, clock_now: Option<u64>) {
+        let Some(now) = clock_now.filter(|_| self.live() && self.playing) else {
+            return;
+        };
+        for i in Input::BOTH {
+            if self.holds_ahead(i) {
+                continue;
+            }
+            let p = self.pad(i);
+            let since = p.last_data.or(self.playing_since);
+            let due = since.is_some_and(|t| now >= t.saturating_add(self.timeout_of(i)));
+            if !p.health.timed_out && !p.health.absent && due {
+                let pnow = self.policy_now(Some(now));
+                self.time_out(i, pnow);
+            }
+        }
+    }
+
+    /// An input that is not live (a fallback file in a live pipeline) waiting with
+    /// data beyond the output has not stalled: it is paced by the output.
+    pub fn holds_ahead(&self, i: Input) -> bool {
+        let p = self.pad(i);
+        !p.is_live()
+            && p.held
+                .back()
+                .is_some_and(|h| self.out.pos.is_none_or(|o| h.end > o))
+    }
+
+    /// Asks the policy whether to switch, and does.
+    pub fn evaluate(&mut self, now: u64) {
+        self.hand_over_caps(now);
+        let health = [self.pads[0].health.clone(), self.pads[1].health.clone()];
+        let decision = policy::decide(
+            &self.settings.policy(),
+            self.active,
+            &health,
+            now,
+            self.manual_hold,
+        );
+        if let Some(sw) = decision.filter(|sw| sw.to != self.active) {
+            self.switch(sw.to, sw.reason);
+        }
+    }
+
+    pub fn switch(&mut self, to: Option<Input>, reason: Reason) {
+        let from = self.active;
+        self.active = to;
+        self.switch_count += 1;
+        // A manual choice holds until that input fails or the application chooses
+        // again.
+        self.manual_hold = reason == Reason::Manual;
+        self.out.discont = true;
+        self.out.just_switched = true;
+        let crossfade = self.settings.crossfade;
+        self.out.fade = match (&self.out.raw, to) {
+            (Some(raw), Some(_)) if crossfade > 0 && raw.sample.is_some() => Some(Fade {
+                pos: 0,
+                len: timeline::ns_to_frames(crossfade, raw.info.rate()),
+                outgoing: from.filter(|_| reason.outgoing_alive()),
+            }),
+            _ => None,
+        };
+        if let Some(i) = to {
+            self.caps_for_switch(i);
+        }
+        self.outbox.push(Note::Switched {
+            from,
+            to,
+            reason,
+            running_time: self.out.pos.unwrap_or(0),
+            count: self.switch_count,
+        });
+        for i in Input::BOTH {
+            if !self.pad(i).health.absent {
+                self.outbox.push(Note::OnAir(i, to == Some(i)));
+            }
+        }
+        self.wake();
+    }
+
+    /// Live: whether input `i`'s data runs more than its timeout (plus its latency)
+    /// behind the clock's running time `clock_rt` (a throttled link delivers a
+    /// trickle: data keeps coming, ever later).
+    pub fn is_late(&self, i: Input, clock_rt: Option<u64>) -> bool {
+        let p = self.pad(i);
+        match (clock_rt.filter(|_| p.is_live()), p.position) {
+            (Some(rt), Some(pos)) => {
+                rt > pos
+                    .saturating_add(p.latency)
+                    .saturating_add(self.timeout_of(i))
+            }
+            _ => false,
+        }
+    }
+
+    /// Marks an input as timed out, saying why where its data was there but behind
+    /// the output.
+    pub fn time_out(&mut self, i: Input, now: u64) {
+        let behind = std::mem::take(&mut self.pad_mut(i).dropped_behind);
+        if behind > 0 && !self.pad(i).health.timed_out {
+            self.outbox.push(Note::Warning(format!(
+                "{} input's timestamps went back behind the output: {behind} buffers dropped",
+                i.name()
+            )));
+        }
+        self.set_flag(i, now, |h| h.timed_out = true);
+    }
 }

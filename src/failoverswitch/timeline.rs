@@ -163,6 +163,39 @@ impl SampleClock {
     }
 }
 
+/// Watches how long the output has stood still, for pipelines that are not live: on
+/// the clock's running time while PLAYING, on wall time while prerolling (nothing
+/// went out yet, so the pipeline cannot reach PLAYING); a pause does not count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StillWatch {
+    pos: Option<u64>,
+    /// (running time, wall time) when the output was last seen moving.
+    since: Option<(Option<u64>, u64)>,
+}
+
+impl StillWatch {
+    /// Looks at the output position `pos`; `rt` is the clock's running time while
+    /// PLAYING, `wall` a monotonic time in ns. Returns how long it has stood still.
+    pub fn observe(&mut self, pos: Option<u64>, counting: bool, rt: Option<u64>, wall: u64) -> u64 {
+        if pos != self.pos || !counting {
+            self.pos = pos;
+            self.since = None;
+        }
+        if !counting {
+            return 0;
+        }
+        match self.since {
+            Some((Some(a), _)) => rt.map_or(0, |r| r.saturating_sub(a)),
+            Some((None, w)) if rt.is_none() => wall.saturating_sub(w),
+            // First look, or PLAYING just began: count from now.
+            _ => {
+                self.since = Some((rt, wall));
+                0
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +315,23 @@ mod tests {
         assert!(keep_encoded(None, 0, 0));
         assert!(keep_encoded(Some(100 * MS), 90 * MS, 21 * MS));
         assert!(!keep_encoded(Some(100 * MS), 85 * MS, 21 * MS));
+    }
+
+    #[test]
+    fn still_watch_counts_playing_and_preroll_but_not_a_pause() {
+        let mut w = StillWatch::default();
+        // Prerolling: wall time counts.
+        assert_eq!(w.observe(None, true, None, 100), 0);
+        assert_eq!(w.observe(None, true, None, 600), 500);
+        // Output moved: from zero again.
+        assert_eq!(w.observe(Some(5), true, None, 700), 0);
+        // PLAYING began: the clock counts from there.
+        assert_eq!(w.observe(Some(5), true, Some(1_000), 800), 0);
+        assert_eq!(w.observe(Some(5), true, Some(1_400), 5_000), 400);
+        // Paused: nothing counts, and the count restarts after it.
+        assert_eq!(w.observe(Some(5), false, Some(9_000), 9_000), 0);
+        assert_eq!(w.observe(Some(5), true, Some(9_100), 9_100), 0);
+        assert_eq!(w.observe(Some(5), true, Some(9_300), 9_300), 200);
     }
 
     #[test]

@@ -230,14 +230,21 @@ pub fn end_of(b: &gst::Buffer) -> u64 {
 /// Asserts the buffers cover [from_ms, to_ms) with no hole and no overlap, and that
 /// every duration matches the sample count.
 pub fn assert_continuous(out: &[gst::Buffer], from_ms: u64, to_ms: u64) {
+    let pos = assert_continuous_from(out, ms(from_ms));
+    assert_eq!(pos, ms(to_ms), "output ends at {pos} ns");
+}
+
+/// Asserts the buffers follow each other from `from` (ns) with no hole and no
+/// overlap; returns where they end.
+pub fn assert_continuous_from(out: &[gst::Buffer], from: u64) -> u64 {
     assert!(!out.is_empty(), "no output");
-    let mut pos = ms(from_ms);
+    let mut pos = from;
     for b in out {
         let pts = b.pts().expect("timestamped").nseconds();
         assert_eq!(pts, pos, "hole or overlap at {pos} ns");
         pos = end_of(b);
     }
-    assert_eq!(pos, ms(to_ms), "output ends at {pos} ns");
+    pos
 }
 
 pub fn total_frames(out: &[gst::Buffer]) -> usize {
@@ -277,14 +284,48 @@ pub fn discont_times(out: &[gst::Buffer]) -> Vec<u64> {
         .collect()
 }
 
-/// Runs a pipeline with a `fakesink name=sink` to EOS; returns what reached the sink
-/// (buffers, event types) and the element messages.
-pub fn run_pipeline(desc: &str) -> (Vec<gst::Buffer>, Vec<gst::EventType>, Vec<gst::Structure>) {
+/// What reached a pipeline's `sink` and its bus, from PLAYING to EOS.
+pub struct Run {
+    pub buffers: Vec<gst::Buffer>,
+    pub events: Vec<gst::Event>,
+    /// Structures of element messages.
+    pub messages: Vec<gst::Structure>,
+    /// Texts of WARNING messages.
+    pub warnings: Vec<String>,
+}
+
+impl Run {
+    pub fn event_types(&self) -> Vec<gst::EventType> {
+        self.events.iter().map(|e| e.type_()).collect()
+    }
+
+    pub fn caps(&self) -> Vec<gst::Caps> {
+        self.events
+            .iter()
+            .filter_map(|e| match e.view() {
+                gst::EventView::Caps(c) => Some(c.caps_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (from, to, reason) of every `failover-switched` message.
+    pub fn switches(&self) -> Vec<(String, String, String)> {
+        self.messages
+            .iter()
+            .filter(|s| s.name() == "failover-switched")
+            .map(|s| {
+                let f = |k| s.get::<String>(k).unwrap();
+                (f("from"), f("to"), f("reason"))
+            })
+            .collect()
+    }
+}
+
+/// Runs a pipeline with a sink named `sink` to EOS (60 s at most); an ERROR fails the
+/// test. `setup` runs on the pipeline before it starts.
+pub fn run(pipeline: &gst::Pipeline) -> Run {
     init();
-    let pipeline = gst::parse::launch(desc)
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
     let pad = pipeline
         .by_name("sink")
         .unwrap()
@@ -298,7 +339,7 @@ pub fn run_pipeline(desc: &str) -> (Vec<gst::Buffer>, Vec<gst::EventType>, Vec<g
         move |_, info| {
             match &info.data {
                 Some(gst::PadProbeData::Buffer(buf)) => b.lock().unwrap().push(buf.clone()),
-                Some(gst::PadProbeData::Event(ev)) => e.lock().unwrap().push(ev.type_()),
+                Some(gst::PadProbeData::Event(ev)) => e.lock().unwrap().push(ev.clone()),
                 _ => (),
             }
             gst::PadProbeReturn::Ok
@@ -306,15 +347,16 @@ pub fn run_pipeline(desc: &str) -> (Vec<gst::Buffer>, Vec<gst::EventType>, Vec<g
     );
     let bus = pipeline.bus().unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
-    let mut msgs = Vec::new();
+    let (mut messages, mut warnings) = (Vec::new(), Vec::new());
     let mut collect = |m: &gst::Message| match m.view() {
         gst::MessageView::Error(err) => panic!("error: {err:?}"),
-        gst::MessageView::Element(el) => msgs.extend(el.structure().map(|s| s.to_owned())),
+        gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+        gst::MessageView::Element(el) => messages.extend(el.structure().map(|s| s.to_owned())),
         _ => (),
     };
     loop {
         let m = bus
-            .timed_pop(gst::ClockTime::from_seconds(30))
+            .timed_pop(gst::ClockTime::from_seconds(60))
             .expect("pipeline finishes");
         if m.type_() == gst::MessageType::Eos {
             break;
@@ -330,7 +372,28 @@ pub fn run_pipeline(desc: &str) -> (Vec<gst::Buffer>, Vec<gst::EventType>, Vec<g
     pipeline.set_state(gst::State::Null).unwrap();
     let buffers = buffers.lock().unwrap().clone();
     let events = events.lock().unwrap().clone();
-    (buffers, events, msgs)
+    Run {
+        buffers,
+        events,
+        messages,
+        warnings,
+    }
+}
+
+pub fn parse(desc: &str) -> gst::Pipeline {
+    init();
+    gst::parse::launch(desc)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap()
+}
+
+/// Runs a pipeline with a `fakesink name=sink` to EOS; returns what reached the sink
+/// (buffers, event types) and the element messages.
+pub fn run_pipeline(desc: &str) -> (Vec<gst::Buffer>, Vec<gst::EventType>, Vec<gst::Structure>) {
+    let r = run(&parse(desc));
+    let types = r.event_types();
+    (r.buffers, types, r.messages)
 }
 
 /// Plays a pipeline until EOS or error (30 s at most); returns which.

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: MPL-2.0
+//! The input side of `failoverswitch`: what arrives on the sink pads (buffers, events)
+//! is placed on the running-time line, counted for health, held for the output or
+//! dropped, and handed to the state machine (`state.rs`) and the output (`output.rs`).
+
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::imp::CAT;
+use super::imp::FailoverSwitch;
+use super::policy::{Input, InputHealth};
+use super::state::{Held, Note, PadState, State};
+use super::timeline::{self, ALIGN_THRESHOLD};
+use crate::health_event;
+
+/// Standby data kept beyond the timeout (live), for the latency difference.
+pub(super) const HELD_MARGIN: u64 = 1_000_000_000;
+/// Most a standby input that is not live runs ahead of the output without waiting.
+const HOLD_AHEAD: u64 = 200_000_000;
+
+pub(super) type FlowResult = Result<gst::FlowSuccess, gst::FlowError>;
+
+/// An input back from EOS (flush or new stream) is not healthy before its data
+/// arrives: it waits as timed out instead of ended.
+fn revive(h: &mut InputHealth) {
+    if h.eos {
+        h.eos = false;
+        h.timed_out = true;
+    }
+}
+
+/// How far ahead of the output a standby input that is not live may run before it
+/// waits.
+fn hold_ahead(timeout: u64) -> u64 {
+    (timeout / 2).min(HOLD_AHEAD)
+}
+
+/// Whether a standby input's held data reaches at most `hold_ahead` beyond the output
+/// (or it holds nothing): it need not wait.
+fn within_hold(p: &PadState, out_pos: Option<u64>, hold_ahead: u64) -> bool {
+    match (p.held.front(), p.held.back()) {
+        (Some(first), Some(last)) => {
+            last.end.saturating_sub(out_pos.unwrap_or(first.start)) <= hold_ahead
+        }
+        _ => true,
+    }
+}
+
+impl FailoverSwitch {
+    /// Asks upstream whether it is live and how much latency it has (on its first
+    /// caps, segment or data, and again on new caps), so that an input that never
+    /// delivers data still times out when live.
+    pub(super) fn ensure_live(&self, pad: &gst::Pad, input: Input, again: bool) {
+        if !again && self.lock_state().pad(input).live.is_some() {
+            return;
+        }
+        let mut q = gst::query::Latency::new();
+        let (live, min) = if pad.peer_query(&mut q) {
+            let (live, min, _) = q.result();
+            (live, min.nseconds())
+        } else {
+            (false, 0)
+        };
+        gst::debug!(CAT, obj = pad, "upstream live: {live}, latency {min} ns");
+        let mut st = self.lock_state();
+        let p = st.pad_mut(input);
+        p.live = Some(live);
+        p.latency = min;
+        st.wake();
+        self.release(st);
+    }
+
+    /// Running-time span of a buffer on its input; `clock_rt` is the clock's running
+    /// time when live.
+    fn span(
+        &self,
+        p: &PadState,
+        out_pos: Option<u64>,
+        clock_rt: Option<u64>,
+        buffer: &gst::BufferRef,
+    ) -> (u64, u64) {
+        let ts = buffer
+            .pts()
+            .filter(|_| p.time_segment)
+            .and_then(|pts| p.segment.to_running_time(pts))
+            .map(gst::ClockTime::nseconds);
+        let (start, overruled) = timeline::place(ts, clock_rt, p.position, out_pos);
+        if overruled {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "running time {ts:?} is too far from the clock's {clock_rt:?}: placed at {start}"
+            );
+        }
+        let duration = match p.raw {
+            Some((rate, bpf)) => timeline::frames_to_ns((buffer.size() / bpf) as u64, rate),
+            None => buffer
+                .duration()
+                .map_or(p.last_duration, gst::ClockTime::nseconds),
+        };
+        (start, start.saturating_add(duration))
+    }
+
+    /// A timeout shorter than what an input needs between two buffers would make the
+    /// output flap: it is raised for that input, with one WARNING.
+    fn check_buffer_length(st: &mut State, input: Input, duration: u64) {
+        let needed = duration.saturating_mul(2);
+        let p = st.pad(input);
+        if needed <= st.settings.timeout || needed <= p.needed_timeout {
+            return;
+        }
+        if p.needed_timeout == 0 {
+            st.outbox.push(Note::Warning(format!(
+                "timeout {} ms is shorter than the {} input needs between two buffers ({} ms buffers): using {} ms for it",
+                st.settings.timeout / 1_000_000,
+                input.name(),
+                duration / 1_000_000,
+                needed / 1_000_000
+            )));
+        }
+        st.pad_mut(input).needed_timeout = needed;
+    }
+
+    pub(super) fn sink_chain(&self, pad: &gst::Pad, buffer: gst::Buffer) -> FlowResult {
+        let input = self.input_of(pad);
+        let mut st = self.lock_state();
+        if st.pad(input).live.is_none() {
+            drop(st);
+            self.ensure_live(pad, input, false);
+            st = self.lock_state();
+        }
+        if st.shutdown || st.pad(input).flushing {
+            return Err(gst::FlowError::Flushing);
+        }
+        let live = st.live();
+        let now = if live { self.clock_now() } else { None };
+        let base = self.obj().base_time();
+        let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
+        let (start, end) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
+        let active = st.active == Some(input);
+        if end > start {
+            Self::check_buffer_length(&mut st, input, end - start);
+        }
+        let pnow = st.policy_now(now);
+        let slack = if active {
+            ALIGN_THRESHOLD
+        } else {
+            st.timeout_of(input)
+        };
+        let behind = st.out.pos.is_some_and(|o| end.saturating_add(slack) <= o);
+        {
+            let p = st.pad_mut(input);
+            p.last_data_instant = Some(Instant::now());
+            if end > start {
+                p.last_duration = end - start;
+            }
+            let hole = p
+                .position
+                .is_some_and(|pos| start > pos.saturating_add(ALIGN_THRESHOLD));
+            p.position = Some(p.position.map_or(end, |pos| pos.max(end)));
+            if hole {
+                // An interruption restarts the restore hold-off.
+                p.health.interrupted(pnow);
+            }
+        }
+        // Data counts as delivered only if it can still reach the output: the input
+        // is not behind real time by more than its timeout (late), and the data is
+        // not behind the output (the active input's timestamps went back; a standby
+        // may lag by up to `timeout`).
+        let late = st.is_late(input, clock_rt);
+        let delivers = !late && !(behind && (live || active));
+        if delivers {
+            let p = st.pad_mut(input);
+            p.last_data = now.or(p.last_data);
+            p.dropped_behind = 0;
+            st.set_flag(input, pnow, |h| {
+                h.timed_out = false;
+                h.late = false;
+            });
+        } else if late {
+            gst::debug!(
+                CAT,
+                obj = pad,
+                "late: data ends at {end}, clock at {clock_rt:?}"
+            );
+            st.set_flag(input, pnow, |h| h.late = true);
+        } else if active {
+            st.pad_mut(input).dropped_behind += 1;
+        }
+        st.refresh(now);
+        if st.pad(input).health.caps_mismatch {
+            // Held like a standby's data: the output format may still be handed over
+            // to this input (see `caps.rs`).
+            st.report_mismatch(input, start);
+            gst::log!(
+                CAT,
+                obj = pad,
+                "caps do not match the output: held as standby"
+            );
+        }
+        if !live && active {
+            // Not live, on running time: the active input is late when its data
+            // jumps more than `timeout` past the output (the timer task watches the
+            // rest).
+            let timeout = st.timeout_of(input);
+            let jumped = st
+                .out
+                .pos
+                .is_some_and(|o| start > o.saturating_add(timeout));
+            if jumped && st.pad(input.other()).health.is_healthy() {
+                st.time_out(input, pnow);
+            }
+        }
+        st.evaluate(pnow);
+        st.pad_mut(input)
+            .held
+            .push_back(Held { start, end, buffer });
+
+        if st.active == Some(input) {
+            return self.drain_from(st, input);
+        }
+        self.standby(st, input)
+    }
+
+    /// A standby input's buffer was held: drop what the output has passed, and make
+    /// an input that is not live wait for the output.
+    fn standby(&self, mut st: std::sync::MutexGuard<'_, State>, input: Input) -> FlowResult {
+        let out_pos = st.out.pos;
+        let timeout = st.timeout_of(input);
+        // This input is being faded out: the incoming data may have waited for it.
+        let fading = st.active.filter(|_| {
+            st.out
+                .fade
+                .as_ref()
+                .is_some_and(|f| f.outgoing == Some(input))
+        });
+        let p = st.pad_mut(input);
+        let dropped = p.drop_held_before(out_pos);
+        if dropped > 0 {
+            gst::trace!(
+                CAT,
+                imp = self,
+                "dropped {dropped} standby buffers the output has passed"
+            );
+        }
+        let done = if p.is_live() {
+            p.cap_held(timeout.saturating_add(HELD_MARGIN));
+            true
+        } else {
+            within_hold(p, out_pos, hold_ahead(timeout))
+        };
+        self.release(st);
+        if let Some(active) = fading {
+            let _ = self.drain(active);
+        }
+        if done {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        match self.wait_standby(input) {
+            Some(ret) => ret,
+            None => self.drain(input),
+        }
+    }
+
+    /// A standby input that is not live holds up to `hold_ahead` of data beyond the
+    /// output; past that its streaming thread waits until the output has caught up by
+    /// half of it (so that it wakes rarely), or until it becomes active (`None`: its
+    /// data then goes out). The timer task judges meanwhile whether the active input
+    /// stalled; if no input is left active, the waiting data is dropped.
+    fn wait_standby(&self, input: Input) -> Option<FlowResult> {
+        let mut st = self.lock_state();
+        let hold_ahead = hold_ahead(st.timeout_of(input));
+        loop {
+            if st.shutdown || st.pad(input).flushing {
+                st.pad_mut(input).held.clear();
+                return Some(Err(gst::FlowError::Flushing));
+            }
+            match st.active {
+                Some(a) if a == input => {
+                    self.release(st);
+                    return None;
+                }
+                Some(_) => {}
+                None => {
+                    // Nothing goes out: drop rather than block upstream forever.
+                    let p = st.pad_mut(input);
+                    p.dropped += p.held.len() as u64;
+                    p.held.clear();
+                    self.release(st);
+                    return Some(Ok(gst::FlowSuccess::Ok));
+                }
+            }
+            let out_pos = st.out.pos;
+            let p = st.pad_mut(input);
+            p.drop_held_before(out_pos);
+            if within_hold(p, out_pos, hold_ahead) {
+                self.release(st);
+                return Some(Ok(gst::FlowSuccess::Ok));
+            }
+            let newest_end = p.held.back().map_or(0, |h| h.end);
+            let wake_at = newest_end.saturating_sub(hold_ahead / 2);
+            st.wake_at = st.wake_at.min(wake_at);
+            st.waiting += 1;
+            gst::trace!(
+                CAT,
+                imp = self,
+                "{} waits for the output to reach {wake_at}",
+                input.name()
+            );
+            // Woken when the output moves or the state changes; the timeout only
+            // guards against a wake-up that was missed.
+            st = match self.cond.wait_timeout(st, Duration::from_millis(100)) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+            st.waiting -= 1;
+            if st.waiting == 0 {
+                st.wake_at = u64::MAX;
+            }
+        }
+    }
+
+    pub(super) fn sink_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        let input = self.input_of(pad);
+        if let Some(verdict) = health_event::parse_event(&event) {
+            gst::debug!(CAT, obj = pad, "probe verdict {verdict:?}");
+            let mut st = self.lock_state();
+            let pnow = st.policy_now(self.clock_now());
+            st.pad_mut(input).probe_reason = Some(verdict.reason).filter(|_| !verdict.healthy);
+            st.set_flag(input, pnow, |h| h.probe_unhealthy = !verdict.healthy);
+            st.evaluate(pnow);
+            self.release(st);
+            return true;
+        }
+        match event.view() {
+            gst::EventView::StreamStart(_) => {
+                // A new stream after EOS (a reconnected source): the input may be
+                // taken again once its data arrives.
+                let mut st = self.lock_state();
+                if st.pad(input).health.eos {
+                    gst::debug!(CAT, obj = pad, "new stream after EOS");
+                    st.pad_mut(input).position = None;
+                    let pnow = st.policy_now(None);
+                    st.set_flag(input, pnow, revive);
+                    st.evaluate(pnow);
+                }
+                self.release(st);
+                true
+            }
+            gst::EventView::Caps(c) => {
+                self.on_caps(pad, input, c.caps_owned());
+                true
+            }
+            gst::EventView::Segment(e) => {
+                self.ensure_live(pad, input, false);
+                let mut st = self.lock_state();
+                match e.segment().downcast_ref::<gst::ClockTime>() {
+                    Some(seg) => {
+                        st.pad_mut(input).segment = seg.clone();
+                        st.pad_mut(input).time_segment = true;
+                    }
+                    None => {
+                        st.pad_mut(input).time_segment = false;
+                        st.outbox.push(Note::Warning(format!(
+                            "{} input: segment is not in TIME format; its timestamps are ignored",
+                            input.name()
+                        )));
+                    }
+                }
+                self.release(st);
+                true
+            }
+            gst::EventView::Eos(_) => {
+                self.on_eos(input);
+                true
+            }
+            // A flush goes out on the active input, and on any input once the output
+            // has ended (EOS must be flushed away downstream before data can follow).
+            gst::EventView::FlushStart(_) => {
+                let mut st = self.lock_state();
+                let p = st.pad_mut(input);
+                p.flushing = true;
+                p.held.clear();
+                st.wake();
+                let forward = st.active == Some(input) || st.out.eos_sent;
+                self.release(st);
+                !forward || self.srcpad.push_event(event)
+            }
+            gst::EventView::FlushStop(f) => {
+                let mut st = self.lock_state();
+                let p = st.pad_mut(input);
+                p.flushing = false;
+                p.position = None;
+                p.segment = gst::FormattedSegment::new();
+                p.time_segment = true;
+                let pnow = st.policy_now(None);
+                st.set_flag(input, pnow, revive);
+                let forward = st.active == Some(input) || st.out.eos_sent;
+                if forward {
+                    if f.resets_time() {
+                        st.out.pos = None;
+                        st.out.first_pos = None;
+                    }
+                    st.out.segment_pending = true;
+                    st.out.eos_sent = false;
+                }
+                // An input back from EOS may be taken again.
+                st.evaluate(pnow);
+                self.release(st);
+                !forward || self.srcpad.push_event(event)
+            }
+            gst::EventView::Gap(g) => {
+                self.on_gap(input, g.get());
+                true
+            }
+            _ => self.forward(input, event),
+        }
+    }
+
+    pub(super) fn on_eos(&self, input: Input) {
+        let mut st = self.lock_state();
+        let pnow = st.policy_now(self.clock_now());
+        st.set_flag(input, pnow, |h| h.eos = true);
+        st.evaluate(pnow);
+        // Absent (unlinked) inputs are never waited for.
+        let all_ended = st.pads.iter().all(|p| p.health.eos || p.health.absent);
+        self.release(st);
+        if all_ended {
+            self.send_eos();
+        }
+    }
+
+    /// A GAP event counts as data; on the active input it goes out.
+    fn on_gap(&self, input: Input, (ts, dur): (gst::ClockTime, Option<gst::ClockTime>)) {
+        let mut st = self.lock_state();
+        let now = self.clock_now().filter(|_| st.live());
+        let Some(start) = st
+            .pad(input)
+            .segment
+            .to_running_time(ts)
+            .map(|t| t.nseconds())
+        else {
+            return;
+        };
+        let end = start.saturating_add(dur.map_or(0, |d| d.nseconds()));
+        let p = st.pad_mut(input);
+        p.last_data = now.or(p.last_data);
+        p.position = Some(p.position.map_or(end, |x| x.max(end)));
+        let pnow = st.policy_now(now);
+        st.set_flag(input, pnow, |h| {
+            h.timed_out = false;
+            h.late = false;
+        });
+        st.evaluate(pnow);
+        if st.active != Some(input) || st.out.pos.is_some_and(|o| end <= o) {
+            self.release(st);
+            return;
+        }
+        self.release(st);
+        self.send_gap(input, start, end);
+    }
+}
