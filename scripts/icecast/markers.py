@@ -253,7 +253,7 @@ def main():
     if args.list:
         for m in marks:
             print(
-                "marker at %9.4f s: programme second %3d (unwrapped %9.3f), lag %+9.3f ms, level %.3f"
+                "marker at %11.6f s: programme second %3d (unwrapped %9.3f), lag %+9.3f ms, level %.3f"
                 % (m["time"], m["second"], m["programme"], 1000 * (m["time"] - m["programme"] - lag0), m["amplitude"])
             )
 

@@ -232,6 +232,16 @@ impl Estimator {
         self.last
     }
 
+    /// Forgets everything, the published offset included (a new session).
+    pub fn reset(&mut self) {
+        self.inputs.iter_mut().for_each(Frontend::reset);
+        self.due = i64::MIN;
+        self.estimate = Estimate::default();
+        self.pending.clear();
+        self.misses = 0;
+        self.last = None;
+    }
+
     /// Forgets an input's audio (after a flush, or when it reconnects); the
     /// published offset stays until measurements contradict it.
     pub fn reset_input(&mut self, input: Input) {

@@ -312,3 +312,22 @@ fn coding_noise_does_not_make_the_offset_wobble() {
         "{ms:#?}"
     );
 }
+
+#[test]
+fn reset_forgets_everything() {
+    let prog = music(26, RATE, SECONDS + 4.0);
+    let (p, s) = pair(&prog, RATE, SECONDS, 24 * MS, 0.0);
+    let mut est = estimator();
+    run(&mut est, &p, RATE, &s, RATE, &Feed::default());
+    assert!(est.estimate().confident);
+    est.reset();
+    assert_eq!(est.estimate(), Estimate::default());
+    assert_eq!(est.last_measurement(), None);
+    // The same audio again, on the same running times: found again.
+    run(&mut est, &p, RATE, &s, RATE, &Feed::default());
+    let e = est.estimate();
+    assert!(
+        e.confident && e.offset.is_some_and(|o| (o - 24 * MS).abs() < MS / 50),
+        "{e:?}"
+    );
+}
