@@ -46,33 +46,41 @@ loop=${FAILOVER_PROGRAMME_LOOP:-64}
 cache=${FAILOVER_PROGRAMME_CACHE:-${TMPDIR:-/tmp}/failover-programme}
 mkdir -p "$cache"
 wav="$cache/programme-v5-$rate-$loop.wav"
-if [ ! -s "$wav" ]; then
-  T="t"
+render() {
+  local T="t"
   # Plucked melody on a pentatonic scale (4 notes per second), a bass line changing
   # every 2 s, a soft chord pad, and a noise "hi-hat" twice a second.
-  mel="0.30*exp(-5*mod($T,0.25))*sin(2*PI*$T*220*pow(2,(mod(floor($T*4)*7,5)*2+floor(mod(floor($T*4)*3,5)/2))/12))"
-  bass="0.22*sin(2*PI*$T*55*pow(2,mod(floor($T/2)*5,12)/12))"
-  pad="0.06*sin(2*PI*$T*330)*(0.6+0.4*sin(2*PI*$T*0.25))"
-  hat="0.08*exp(-40*mod($T,0.5))*(2*random(0)-1)"
+  local mel="0.30*exp(-5*mod($T,0.25))*sin(2*PI*$T*220*pow(2,(mod(floor($T*4)*7,5)*2+floor(mod(floor($T*4)*3,5)/2))/12))"
+  local bass="0.22*sin(2*PI*$T*55*pow(2,mod(floor($T/2)*5,12)/12))"
+  local pad="0.06*sin(2*PI*$T*330)*(0.6+0.4*sin(2*PI*$T*0.25))"
+  local hat="0.08*exp(-40*mod($T,0.5))*(2*random(0)-1)"
   # The markers (see above): u is the time since the last marker's start, s its
-  # second, k the bit slot and v the time within it.
-  u="mod($T-0.125,1)"
-  s="floor($T-0.125)"
-  k="floor(($u-0.02)/0.005)"
-  v="($u-0.02-0.005*$k)"
-  blip="0.125*(sin(2*PI*1000*$u)+sin(2*PI*1250*$u))*pow(sin(PI*$u/0.01),2)*lt($u,0.01)"
-  bits="0.25*sin(2*PI*2000*$v)*between($u,0.02,0.0599)*lt($v,0.004)*mod(floor($s/pow(2,$k)),2)*pow(sin(PI*$v/0.004),2)"
-  mark="$blip+$bits"
-  left="$mel+$bass+$pad+$hat+$mark"
-  right="0.9*($mel)+$bass+$pad+0.7*($hat)+$mark"
+  # second, k the bit slot and v the time within it. if() is evaluated lazily: the
+  # marker terms cost nothing outside their 60 ms.
+  local u="mod($T-0.125,1)"
+  local s="floor($T-0.125)"
+  local k="floor(($u-0.02)/0.005)"
+  local v="($u-0.02-0.005*$k)"
+  local blip="0.125*(sin(2*PI*1000*$u)+sin(2*PI*1250*$u))*pow(sin(PI*$u/0.01),2)*lt($u,0.01)"
+  local bits="0.25*sin(2*PI*2000*$v)*between($u,0.02,0.0599)*lt($v,0.004)*mod(floor($s/pow(2,$k)),2)*pow(sin(PI*$v/0.004),2)"
+  local mark="if(lt($u,0.06),$blip+$bits,0)"
+  local left="$mel+$bass+$pad+$hat+$mark"
+  local right="0.9*($mel)+$bass+$pad+0.7*($hat)+$mark"
   # Commas separate filters in a filtergraph: escape the ones inside the expressions.
   left=${left//,/\\,}
   right=${right//,/\\,}
-  tmp="$wav.$$.wav"
+  local tmp="$wav.$$.wav"
+  trap "rm -f '$tmp'" EXIT
   ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi \
     -i "aevalsrc=exprs=$left|$right:s=$rate:c=stereo:d=$loop" -c:a pcm_s16le "$tmp"
   mv -f "$tmp" "$wav"
-fi
+  trap - EXIT
+}
+# One encoder renders, another started meanwhile waits for it.
+(
+  flock 9
+  [ -s "$wav" ] || render
+) 9>"$wav.lock"
 
 # Where in the loop wall-clock time (minus the delay) is now, in samples.
 start=$(date +%s.%N | awk -v l="$loop" -v d="$delay_ms" -v r="$rate" '{

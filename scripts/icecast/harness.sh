@@ -114,7 +114,8 @@ h_wait_listener() {
 }
 
 h_wait_mount() {
-  wait_mount "$H_PORT" "$1" "${2:-15}" || {
+  # Generous: the first encoders on a machine render the programme loop first.
+  wait_mount "$H_PORT" "$1" "${2:-30}" || {
     h_log "mount $1 did not appear"
     return 1
   }
