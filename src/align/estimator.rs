@@ -191,6 +191,7 @@ fn frames(ns: u64) -> i64 {
 }
 
 impl Estimator {
+    /// An estimator with `config` (brought into range, see [`Config::sanitized`]).
     pub fn new(config: Config) -> Self {
         let config = config.sanitized();
         let m = frames(config.max_offset);
@@ -218,6 +219,7 @@ impl Estimator {
         }
     }
 
+    /// The configuration in use.
     pub fn config(&self) -> &Config {
         &self.config
     }
