@@ -34,7 +34,7 @@ PILOT_MIXED = 0.5
 AUDIO_WIN = 160  # 20 ms at 8 kHz
 AUDIO_HOP = 80  # 10 ms
 BLIP_THRESHOLD = 0.25  # of full scale; the pilot alone peaks at 0.08, the blip at 0.58
-BLIP_QUIET_MS = 400  # no blip this long before an onset
+BLIP_QUIET_MS = 20  # quiet this long before an onset (a blip is loud every 0.5 ms)
 MARKER_MATCH_MS = 450  # a blip this close to a white frame belongs to it
 JUMP_MIN_MS = 20  # programme-clock jumps smaller than half a frame are rounding
 
@@ -135,11 +135,15 @@ SHOWINFO = re.compile(
 LOGLEVEL = re.compile(r"\[(error|fatal|panic)\]")
 
 
+# Our own output muxers complain about non-increasing timestamps: reported apart.
+OWN_MUXERS = re.compile(r"^\[(rawvideo|s16le|null) @")
+
+
 def _errors(path):
     out = []
     with open(path, errors="replace") as f:
         for line in f:
-            if LOGLEVEL.search(line) and "Parsed_showinfo" not in line:
+            if LOGLEVEL.search(line) and "Parsed_showinfo" not in line and not OWN_MUXERS.search(line):
                 out.append(line.strip())
     return out
 
@@ -283,11 +287,15 @@ def signed_k(d):
     return d - P.K_MOD if d >= P.K_MOD // 2 else d
 
 
+def full_k(k24, ref_epoch):
+    """The programme frame index (frames since the epoch) nearest to ref_epoch."""
+    ref = int(ref_epoch * P.FPS)
+    return ref - signed_k(ref - k24)
+
+
 def programme_clock(k24, ref_epoch):
     """Time of day (UTC) of programme frame k24, resolved near ref_epoch."""
-    ref = int(ref_epoch * P.FPS)
-    k = ref - signed_k(ref - k24)
-    ms = (k % (86400 * P.FPS)) * P.FRAME_MS
+    ms = (full_k(k24, ref_epoch) % (86400 * P.FPS)) * P.FRAME_MS
     return "%02d:%02d:%02d.%03d" % (ms // 3600000, ms // 60000 % 60, ms // 1000 % 60, ms % 1000)
 
 
@@ -307,7 +315,33 @@ def stretches(items, key):
     return [tuple(c) for c in out]
 
 
-def analyse(path, colours=None):
+def read_arrivals(path, conn):
+    """Wall-clock arrival (s) of each video tag of one viewer connection, by FLV ms."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            p = line.strip().split(",")
+            if len(p) == 5 and p[0] == str(conn) and p[2] == "v":
+                out.setdefault(int(p[3]), float(p[1]))
+    return out
+
+
+def latency(frames, arrivals, ref_epoch):
+    """Per good frame: arrival at the viewer minus the frame's programme time (ms), i.e.
+    how far behind the programme's wall clock the viewer gets it (encoder, relay,
+    nginx and the viewer's own start-up buffering)."""
+    out = []
+    for f in frames:
+        if f.bad or f.k24 is None:
+            continue
+        wall = arrivals.get(int(round(f.pts)))
+        if wall is not None:
+            prog_ms = full_k(f.k24, ref_epoch) * P.FRAME_MS
+            out.append((f.pts, wall * 1000.0 - prog_ms))
+    return out
+
+
+def analyse(path, colours=None, arrivals=None, conn=1):
     colours = list(colours or sorted(P.PALETTE))
     t_start = time.time()
     if not os.path.isfile(path):
@@ -318,6 +352,11 @@ def analyse(path, colours=None):
     if not frames:
         res.update(error="no video frames decoded", decode_errors={"count": len(verrors), "lines": verrors[:20]})
         return res, frames, []
+    # Timestamps that do not increase (two frames at one time, or going back).
+    res["timestamp_errors"] = [
+        {"t": b.pts / 1000.0, "previous": a.pts / 1000.0, "frame": b.n}
+        for a, b in zip(frames, frames[1:]) if b.pts <= a.pts
+    ]
     deltas = sorted(b.pts - a.pts for a, b in zip(frames, frames[1:]) if b.pts > a.pts)
     interval = deltas[len(deltas) // 2] if deltas else float(P.FRAME_MS)
     res["frame_interval_ms"] = interval
@@ -403,13 +442,25 @@ def analyse(path, colours=None):
         clock.append((f.pts, signed_k(int(round((d - base) / P.FRAME_MS))) * P.FRAME_MS))
     res["programme_jumps"] = jumps
 
-    # A/V offset at each marker: blip onset minus white frame time.
+    # A/V offset at each marker: blip onset minus white frame time. Around a switch
+    # both encoders' blips of one programme second can be in the recording: a white
+    # frame is matched with a blip of its own encoder where there is one.
+    hop = AUDIO_HOP * 1000.0 / AUDIO_RATE
+
+    def audio_at(t):
+        if not awin:
+            return None
+        i = int(round((t - awin[0][0]) / hop))
+        return awin[i][1] if 0 <= i < len(awin) else None
+
+    blip_src = [audio_at(b + 25.0) for b in blips]
     markers = []
     for f in frames:
         if f.white and not f.bad and f.k24 is not None and f.k24 % P.MARKER_EVERY == 0:
-            near = [b for b in blips if abs(b - f.pts) <= MARKER_MATCH_MS]
+            near = [(b, s) for b, s in zip(blips, blip_src) if abs(b - f.pts) <= MARKER_MATCH_MS]
+            own = [x for x in near if x[1] == f.src]
             if near:
-                b = min(near, key=lambda x: abs(x - f.pts))
+                b = min(own or near, key=lambda x: abs(x[0] - f.pts))[0]
                 markers.append({"t": f.pts / 1000.0, "audio_t": round(b / 1000.0, 4), "offset_ms": round(b - f.pts, 1)})
             else:
                 markers.append({"t": f.pts / 1000.0, "audio_t": None, "offset_ms": None})
@@ -421,12 +472,15 @@ def analyse(path, colours=None):
     )
     intervals = [round(b - a, 1) for a, b in zip(blips, blips[1:])]
     res["audio_blips"] = len(blips)
-    # Blips come one programme second apart: a shorter interval means programme time
-    # was skipped (positive, as for video), a longer one that it was repeated.
-    res["audio_jumps"] = [
-        {"t": round(b / 1000.0, 4), "interval_ms": iv, "ms": round(1000.0 - iv, 1)}
-        for b, iv in zip(blips[1:], intervals) if abs(iv - 1000.0) > 10
-    ]
+    # Blips come whole programme seconds apart: an interval short of that means
+    # programme time was skipped (positive, as for video), a longer one that it was
+    # repeated (two blips 40 ms apart: one programme second heard twice, -40 ms).
+    # Unambiguous up to +-500 ms.
+    res["audio_jumps"] = []
+    for b, iv in zip(blips[1:], intervals):
+        j = round(iv / 1000.0) * 1000.0 - iv
+        if abs(j) > 10:
+            res["audio_jumps"].append({"t": round(b / 1000.0, 4), "interval_ms": iv, "ms": round(j, 1)})
 
     # Audio sources, switches and gaps
     a_counts = {}
@@ -454,14 +508,6 @@ def analyse(path, colours=None):
     res["audio_gaps"] = gaps
 
     # A/V from different encoders: video frames whose audio (same time) is another source.
-    hop = AUDIO_HOP * 1000.0 / AUDIO_RATE
-
-    def audio_at(t):
-        if not awin:
-            return None
-        i = int(round((t - awin[0][0]) / hop))
-        return awin[i][1] if 0 <= i < len(awin) else None
-
     mism = []
     for f in frames:
         a = audio_at(f.pts)
@@ -495,10 +541,25 @@ def analyse(path, colours=None):
             sum(m["ms"] for m in mstretches if lo - 3000 <= m["t"] * 1000.0 <= hi + 3000), 1
         )
     res["switches"] = switches
+    lat = []
+    if arrivals and os.path.exists(arrivals):
+        lat = latency(frames, read_arrivals(arrivals, conn), ref_epoch)
+    if lat:
+        vals = sorted(v for _, v in lat)
+        res["latency_ms"] = {"min": round(vals[0]), "median": round(vals[len(vals) // 2]),
+                             "max": round(vals[-1]), "frames": len(vals)}
+        for s in switches:
+            before = [v for t, v in lat if t < s["last_old_t"] * 1000.0]
+            after = [v for t, v in lat if t >= s["t"] * 1000.0]
+            s["latency_before_ms"] = round(before[-1]) if before else None
+            s["latency_after_ms"] = round(after[0]) if after else None
+    else:
+        res["latency_ms"] = None
     res["analysis_s"] = round(time.time() - t_start, 2)
     series = {
         "video": [(f.pts, f.src if not f.bad else "bad") for f in frames],
         "audio": awin,
         "clock": clock,
+        "latency": lat,
     }
     return res, frames, series

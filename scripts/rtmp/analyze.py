@@ -4,12 +4,14 @@
 docs/video-testing.md) and checks expectations on it.
 
   analyze.py report REC.flv [--json OUT.json] [--contact SHEET.png] [--plot PLOT.png]
-                            [--colours red,blue] [--quiet]
+                            [--colours red,blue] [--arrivals NAME-arrivals.csv [--conn N]]
+                            [--quiet]
   analyze.py check REC.flv|OUT.json [--switches red>blue,...|none] [--switch-at MS,...]
                    [--switch-tol-ms 80] [--keyframe-switches] [--max-bad-frames 0]
                    [--max-freeze-ms MS] [--switch-freeze-ms MS,...] [--max-prog-jump-ms MS]
-                   [--max-av-offset-ms MS] [--min-markers N] [--max-decode-errors 0]
+                   [--max-av-offset-ms MS] [--min-markers N] [--max-decode-errors 0] [--max-ts-errors 0]
                    [--max-av-mismatch-ms MS] [--max-audio-gap-ms MS] [--min-duration S]
+                   [--max-latency-ms MS]
                    [--viewer VIEWER.txt]
 `check` prints one line per failed expectation and exits 1 if any failed. Times (MS)
 are the recording's timestamps in ms.
@@ -44,6 +46,9 @@ def summary(res):
     )
     for line in res["decode_errors"]["lines"][:5]:
         out.append("  %s" % line)
+    if res["timestamp_errors"]:
+        out.append("video timestamps not increasing: %d frame(s), first at %.3f s" % (
+            len(res["timestamp_errors"]), res["timestamp_errors"][0]["t"]))
     out.append("video sources: %s" % (", ".join("%s %d frames" % kv for kv in sorted(res["video_sources"].items())) or "none"))
     sw = res["switches"]
     out.append("switches: %d" % len(sw))
@@ -87,6 +92,12 @@ def summary(res):
            ", ".join("%.3f s %.0f ms" % (g["t"], g["ms"]) for g in res["audio_gaps"]) or "none",
            ", ".join("%.3f s %s" % (j["t"], fmt_ms(j["ms"])) for j in res["audio_jumps"]) or "none")
     )
+    lat = res.get("latency_ms")
+    if lat:
+        out.append("latency behind the programme clock (viewer arrival): min %d ms, median %d ms, max %d ms" % (
+            lat["min"], lat["median"], lat["max"]))
+        for i, s in enumerate(sw):
+            out.append("  at switch #%d: %s ms before, %s ms after" % (i + 1, s.get("latency_before_ms"), s.get("latency_after_ms")))
     m = res["av_mismatch"]
     out.append("A/V from different encoders: %s" % fmt_ms(m["total_ms"], False))
     out.append("(analysis took %.1f s)" % res["analysis_s"])
@@ -95,7 +106,7 @@ def summary(res):
 
 def cmd_report(a):
     colours = a.colours.split(",") if a.colours else None
-    res, frames, series = analysis.analyse(a.rec, colours)
+    res, frames, series = analysis.analyse(a.rec, colours, a.arrivals, a.conn)
     notes = []
     if a.contact and res.get("frames"):
         err = visuals.contact_sheet(a.rec, frames, res, a.contact)
@@ -150,6 +161,9 @@ def cmd_check(a):
     if not res.get("error"):
         if res["decode_errors"]["count"] > a.max_decode_errors:
             fails.append("%d decoder error(s), e.g. %s" % (res["decode_errors"]["count"], res["decode_errors"]["lines"][:1]))
+        if len(res["timestamp_errors"]) > a.max_ts_errors:
+            fails.append("%d video frame(s) with a timestamp not after the previous one (first at %.3f s)" % (
+                len(res["timestamp_errors"]), res["timestamp_errors"][0]["t"]))
         if res["bad_frames"]["count"] > a.max_bad_frames:
             st = res["bad_frames"]["stretches"]
             fails.append("%d mixed/corrupt frame(s) (first at %.3f s)" % (res["bad_frames"]["count"], st[0]["t"]))
@@ -173,6 +187,12 @@ def cmd_check(a):
         if a.max_av_mismatch_ms is not None and res["av_mismatch"]["total_ms"] > a.max_av_mismatch_ms:
             fails.append("audio and video from different encoders for %.1f ms (limit %.0f ms)" % (
                 res["av_mismatch"]["total_ms"], a.max_av_mismatch_ms))
+        lat = res.get("latency_ms")
+        if a.max_latency_ms is not None:
+            if not lat:
+                fails.append("no latency measured (report with --arrivals)")
+            elif lat["median"] > a.max_latency_ms or lat["min"] < -a.frame_slack_ms:
+                fails.append("latency min %d / median %d ms, expected 0..%.0f ms" % (lat["min"], lat["median"], a.max_latency_ms))
         if a.max_audio_gap_ms is not None:
             for g in res["audio_gaps"]:
                 if g["ms"] > a.max_audio_gap_ms:
@@ -227,6 +247,8 @@ def main():
     r.add_argument("--plot")
     r.add_argument("--colours")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--arrivals", help="the viewer's NAME-arrivals.csv: adds the latency")
+    r.add_argument("--conn", type=int, default=1, help="which connection REC is (1: NAME.flv)")
     c = sub.add_parser("check")
     c.add_argument("rec")
     c.add_argument("--colours")
@@ -241,8 +263,11 @@ def main():
     c.add_argument("--max-av-offset-ms", type=float)
     c.add_argument("--min-markers", type=int)
     c.add_argument("--max-decode-errors", type=int, default=0)
+    c.add_argument("--max-ts-errors", type=int, default=0)
     c.add_argument("--max-av-mismatch-ms", type=float)
     c.add_argument("--max-audio-gap-ms", type=float)
+    c.add_argument("--max-latency-ms", type=float, help="median latency limit (needs --arrivals at report)")
+    c.add_argument("--frame-slack-ms", type=float, default=40.0, help=argparse.SUPPRESS)
     c.add_argument("--min-duration", type=float)
     c.add_argument("--viewer")
     a = ap.parse_args()

@@ -11,6 +11,8 @@
       differ from A's.
   flvsplice.py shift OUT IN --audio-ms MS
       Audio tags moved by MS (positive: audio late): a deliberate A/V offset.
+  flvsplice.py drop-audio OUT IN --from MS --to MS
+      Audio tags in [from, to) removed: an audio gap.
   flvsplice.py damage OUT IN --at MS --frames N
       Overwrites the second half of the payload of N video tags from MS with garbage:
       decoder errors.
@@ -133,6 +135,13 @@ def shift(a):
     print("audio_shift_ms=%d" % a.audio_ms)
 
 
+def drop_audio(a):
+    h, tags = read_flv(a.inp)
+    keep = [t for t in tags if not (t.type == AUDIO and not t.is_header and a.start <= t.ts < a.stop)]
+    write_flv(a.out, h, keep)
+    print("dropped_audio_tags=%d" % (len(tags) - len(keep)))
+
+
 def damage(a):
     h, tags = read_flv(a.inp)
     n = 0
@@ -164,13 +173,18 @@ def main():
     sh.add_argument("out")
     sh.add_argument("inp")
     sh.add_argument("--audio-ms", type=int, required=True)
+    g = sub.add_parser("drop-audio")
+    g.add_argument("out")
+    g.add_argument("inp")
+    g.add_argument("--from", dest="start", type=int, required=True)
+    g.add_argument("--to", dest="stop", type=int, required=True)
     d = sub.add_parser("damage")
     d.add_argument("out")
     d.add_argument("inp")
     d.add_argument("--at", type=int, required=True)
     d.add_argument("--frames", type=int, default=1)
     a = ap.parse_args()
-    {"splice": splice, "shift": shift, "damage": damage}[a.cmd](a)
+    {"splice": splice, "shift": shift, "drop-audio": drop_audio, "damage": damage}[a.cmd](a)
     return 0
 
 

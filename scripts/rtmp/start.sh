@@ -31,13 +31,17 @@ daemon off;
 master_process on;
 worker_processes 1;
 pid $dir/nginx.pid;
-error_log $dir/error.log notice;
+error_log $dir/error.log info;
 events { worker_connections 256; }
 rtmp {
   access_log $dir/access.log;
   server {
     listen 127.0.0.1:$port;
     chunk_size 4096;
+    # A viewer slowed down by a busy CPU must not lose frames inside nginx (the default
+    # queue of 256 messages drops to the next keyframe after a 1 s burst): bursts show
+    # in the viewer's arrival log instead.
+    out_queue 4096;
     application live {
       live on;
       record off;

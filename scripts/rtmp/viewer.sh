@@ -34,11 +34,14 @@ stop() {
   [ -n "$tpid" ] && wait "$tpid" 2>/dev/null
   rm -f "$fifo"
 }
-trap 'stop; exit 130' INT TERM
+# SIGINT/SIGTERM end the recording early, like DURATION running out (the summary is
+# still written).
+ended=0
+trap 'ended=1' INT TERM
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 deadline=$(($(now_us) + ${duration%.*} * 1000000))
-left() { [ "$(now_us)" -lt "$deadline" ]; }
+left() { [ "$ended" = 0 ] && [ "$(now_us)" -lt "$deadline" ]; }
 conn=0
 while left; do
   file="$out/$name.flv"
@@ -59,7 +62,8 @@ while left; do
       got=1
       log connected "conn=$((conn + 1))" "file=$(basename "$file")"
     fi
-    sleep 0.1
+    sleep 0.1 &
+    wait $! 2>/dev/null
   done
   if kill -0 "$fpid" 2>/dev/null; then
     # DURATION is over: stop ffmpeg cleanly (it writes what it has and exits).
@@ -81,7 +85,8 @@ while left; do
   else
     rm -f "$file"
     [ "$conn" = 0 ] && ! grep -q waiting "$ev" && log waiting
-    sleep 0.3
+    sleep 0.3 &
+    wait $! 2>/dev/null
   fi
 done
 pid=""
@@ -89,7 +94,10 @@ pid=""
 {
   python3 "$here/flvtap.py" summary "$ev" "$arr"
   if [ -s "$out/$name.flv" ]; then
-    ffmpeg -nostdin -hide_banner -v error -i "$out/$name.flv" -f null - >"$out/$name-decode.txt" 2>&1
+    # Decoder and demuxer errors; not the null muxer's complaints about timestamps
+    # (analyze.py reports those as timestamp errors).
+    ffmpeg -nostdin -hide_banner -v error -i "$out/$name.flv" -f null - 2>&1 |
+      grep -v -e '^\[null @' -e 'Last message repeated' >"$out/$name-decode.txt"
     echo "decode_errors=$(grep -c . "$out/$name-decode.txt")"
   else
     echo "decode_errors=0"

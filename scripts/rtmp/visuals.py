@@ -82,7 +82,13 @@ def plot(res, series, png):
     ypos = {c: i + 1 for i, c in enumerate(colours)}
     base = os.path.splitext(png)[0]
     t0 = res["start_ms"]
-    vdat, adat, cdat, zdat, mdat = (base + s for s in (".video.dat", ".audio.dat", ".clock.dat", ".freeze.dat", ".markers.dat"))
+    vdat, adat, cdat, zdat, mdat, ldat = (
+        base + s for s in (".video.dat", ".audio.dat", ".clock.dat", ".freeze.dat", ".markers.dat", ".latency.dat")
+    )
+    with open(ldat, "w") as f:
+        for t, v in series.get("latency", []):
+            f.write("%.3f %.1f\n" % ((t - t0) / 1000.0, v))
+    has_lat = os.path.getsize(ldat) > 0
     with open(vdat, "w") as f:
         for t, s in series["video"]:
             f.write("%.3f %s\n" % ((t - t0) / 1000.0, ypos.get(s, 0)))
@@ -108,9 +114,9 @@ def plot(res, series, png):
     empty_z = os.path.getsize(zdat) == 0
     empty_m = os.path.getsize(mdat) == 0
     script = """
-set terminal pngcairo size 1200,900 font ',10'
+set terminal pngcairo size 1200,%(height)d font ',10'
 set output '%(png)s'
-set multiplot layout 3,1 title 'video recording timeline: %(name)s'
+set multiplot layout %(panels)d,1 title 'video recording timeline: %(name)s'
 set grid
 set xlabel 'recording time (s)'
 set xrange [0:%(xmax).3f]
@@ -127,15 +133,19 @@ plot '%(c)s' using 1:2 with steps lw 2 title 'programme clock minus timestamps (
 set ylabel 'A/V offset (ms, audio late > 0)'
 set yrange [-100:160]
 plot %(mplot)s 40 with lines dt 2 lc rgb '#aa3333' title '+1 frame', -40 with lines dt 2 lc rgb '#aa3333' title '-1 frame'
+%(lplot)s
 unset multiplot
 """ % {
         "png": png, "name": os.path.basename(res["file"]).replace("_", "\\\\_"), "marks": "\n".join(marks),
         "ymax": len(colours), "xmax": (res["end_ms"] - t0) / 1000.0, "ytics": ytics, "v": vdat, "a": adat, "c": cdat,
         "zplot": "" if empty_z else ", \\\n     '%s' using 1:2 with impulses lw 3 title 'frozen video (ms)'" % zdat,
+        "panels": 4 if has_lat else 3, "height": 1200 if has_lat else 900,
+        "lplot": "set ylabel 'latency (ms)'\nset yrange [*:*]\nplot '%s' using 1:2 with lines lw 2 "
+        "title 'viewer arrival minus programme time'" % ldat if has_lat else "",
         "mplot": "" if empty_m else "'%s' using 1:2 with linespoints pt 7 title 'blip minus white frame'," % mdat,
     }
     r = subprocess.run([gp], input=script, text=True, capture_output=True)
-    for p in (vdat, adat, cdat, zdat, mdat):
+    for p in (vdat, adat, cdat, zdat, mdat, ldat):
         os.unlink(p)
     if r.returncode != 0:
         return "gnuplot failed: %s" % r.stderr.strip()[:500]
