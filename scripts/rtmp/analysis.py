@@ -37,6 +37,7 @@ BLIP_THRESHOLD = 0.25  # of full scale; the pilot alone peaks at 0.08, the blip 
 BLIP_QUIET_MS = 20  # quiet this long before an onset (a blip is loud every 0.5 ms)
 MARKER_MATCH_MS = 450  # a blip this close to a white frame belongs to it
 JUMP_MIN_MS = 20  # programme-clock jumps smaller than half a frame are rounding
+FILLER = "filler"  # a frame without the programme's barcode
 
 
 def ffmpeg():
@@ -48,7 +49,7 @@ def luma(r, g, b):
 
 
 class Frame:
-    __slots__ = ("n", "pts", "key", "ptype", "checksum", "k24", "box", "static", "white", "src", "bad")
+    __slots__ = ("n", "pts", "key", "ptype", "checksum", "k24", "barcode", "box", "static", "white", "src", "bad")
 
     def __init__(self, n):
         self.n = n
@@ -57,6 +58,7 @@ class Frame:
         self.ptype = "?"
         self.checksum = None
         self.k24 = None
+        self.barcode = False
         self.box = (0, 0, 0)
         self.static = (0, 0, 0)
         self.white = False
@@ -100,6 +102,7 @@ BG_SAMPLES = [tuple(_scaled(v) for v in r) for r in P.BACKGROUND]
 
 def sample_frame(buf, fr):
     levels = [luma(*_region_rgb(buf, x, y, 4, 4)) for x, y in CELL_SAMPLES]
+    fr.barcode = P.barcode_present(levels)
     fr.k24 = P.decode_cells(levels)
     fr.box = _region_rgb(buf, *BOX_SAMPLE)
     fr.static = _region_rgb(buf, *STATIC_SAMPLE)
@@ -110,6 +113,11 @@ def sample_frame(buf, fr):
 def classify(fr, colours):
     """Source of a frame: the palette colour whose expected box colour at the frame's
     programme time is nearest, if near enough, and which the static patch shows too."""
+    if not fr.barcode:
+        # Not the programme at all: black, a slate or a still picture of a relay
+        # while no input is there. A source of its own, not a damaged frame.
+        fr.src, fr.bad = FILLER, None
+        return
     ds, cs = min((math.dist(fr.static, P.static_rgb(c)), c) for c in colours)
     static = cs if ds <= BOX_TOL else None
     if fr.k24 is None:
@@ -398,7 +406,7 @@ def analyse(path, colours=None, arrivals=None, conn=1):
             switches.append(
                 {"t": f.pts / 1000.0, "frame": f.n, "from": last.src, "to": f.src, "keyframe": f.key,
                  "last_old_t": last.pts / 1000.0, "bad_frames_between": f.n - last.n - 1,
-                 "programme_time": programme_clock(f.k24, ref_epoch)}
+                 "programme_time": programme_clock(f.k24, ref_epoch) if f.k24 is not None else None}
             )
         last = f
 
@@ -511,7 +519,7 @@ def analyse(path, colours=None, arrivals=None, conn=1):
     mism = []
     for f in frames:
         a = audio_at(f.pts)
-        mism.append((f, f.src if (f.src and not f.bad and a in colours and a != f.src) else None, a))
+        mism.append((f, f.src if (f.src in colours and not f.bad and a in colours and a != f.src) else None, a))
     mstretches = [
         {"t": a[0].pts / 1000.0, "ms": round(b[0].pts - a[0].pts + interval, 1), "video": v, "audio": a[2]}
         for a, b, v in stretches(mism, lambda m: m[1])

@@ -56,7 +56,7 @@ def summary(res):
         out.append(
             "  #%d %8.3f s  %s -> %s%s  programme %s  bad frames before %d  freeze %s  clock jump %s"
             % (i + 1, s["t"], s["from"], s["to"], " (keyframe)" if s["keyframe"] else " (NOT a keyframe)",
-               s["programme_time"], s["bad_frames_between"], fmt_ms(s["freeze_ms"], False),
+               s["programme_time"] or "-", s["bad_frames_between"], fmt_ms(s["freeze_ms"], False),
                fmt_ms(s["programme_jump_ms"]))
         )
         out.append(

@@ -106,14 +106,18 @@ def cell_bits(k):
     return bits
 
 
+def barcode_present(levels):
+    """Whether the reference cells are there at all (a frame of the programme, however
+    damaged), as opposed to a picture without a barcode (black, a slate)."""
+    return len(levels) == CELLS and levels[0] - levels[-1] >= 80
+
+
 def decode_cells(levels, threshold=None):
     """levels: 32 luma values of the cell centres. Returns k mod K_MOD, or None when the
     reference cells or the check do not hold."""
-    if len(levels) != CELLS:
+    if not barcode_present(levels):
         return None
     hi, lo = levels[0], levels[-1]
-    if hi - lo < 80:
-        return None
     thr = threshold if threshold is not None else (hi + lo) / 2
     # A cell far from both references is a mixed or smeared cell.
     margin = (hi - lo) * 0.3
