@@ -78,13 +78,16 @@ echo "reference switch at ${sw:-?} ms (output timestamps)"
 report out --colours red,blue --contact "$W/out-contact.png" --plot "$W/out-plot.png"
 report direct --colours red,blue --arrivals "$W/direct-arrivals.csv"
 cat "$W/out-report.txt"
-check "viewer stayed connected, one switch red>blue at ${sw:-?} ms on a keyframe, no decoder errors, no mixed frames, A/V within a frame" \
+# Both encoders release each frame at its programme time, so at a switch between
+# them the programme continues within a few frames (what the inputs' jitter allows).
+check "viewer stayed connected, one switch red>blue at ${sw:-?} ms on a keyframe, no decoder errors, no mixed frames, A/V within a frame, programme continuous within 3 frames" \
   python3 $R/analyze.py check "$W/out.json" --viewer "$W/out.txt" --switches 'red>blue' \
-  --switch-at "${sw:-0}" --switch-tol-ms 1 --keyframe-switches --max-av-offset-ms 40 --min-markers 6
+  --switch-at "${sw:-0}" --switch-tol-ms 1 --keyframe-switches --max-av-offset-ms 40 --min-markers 6 \
+  --max-prog-jump-ms 120
 check "contact sheet and timeline plot written" test -s "$W/out-contact.png" -a -s "$W/out-plot.png"
-check "direct viewer of live/primary: red only, no switch, no freeze, continuous clock, on the wall clock (latency 0..2 s)" \
+check "direct viewer of live/primary: red only, no switch, no freeze, continuous clock, on the wall clock (latency under 1 s)" \
   python3 $R/analyze.py check "$W/direct.json" --viewer "$W/direct.txt" --switches none \
-  --max-freeze-ms 0 --max-prog-jump-ms 0 --max-av-offset-ms 40 --min-markers 3 --max-latency-ms 2000
+  --max-freeze-ms 0 --max-prog-jump-ms 0 --max-av-offset-ms 40 --min-markers 3 --max-latency-ms 1000
 eq "a viewer whose stream ends counts a disconnect" "$(grep '^disconnects=' "$W/dropped.txt")" "disconnects=1"
 fires "... and the check reports it" "viewer was disconnected" "$W/out.json" --viewer "$W/dropped.txt"
 

@@ -18,7 +18,8 @@
 #      encoder.sh rtmp://127.0.0.1:1935/live/backup --colour blue --level 3.1 --abitrate 64k
 # The programme follows wall-clock time: two encoders started at different moments
 # (or one restarted) show the same picture and sound at the same instant. To an
-# rtmp:// URL it runs in real time (-re). Execs ffmpeg: the PID is ffmpeg's.
+# rtmp:// URL it publishes in real time, each frame at its programme time; the PID is
+# the publishing ffmpeg's (the connection).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 url=${1:?usage: encoder.sh URL [--colour NAME] [--gop S] [--level L] ...}
@@ -43,19 +44,15 @@ while [ $# -gt 0 ]; do
 done
 case $gop in [1-9] | 10) ;; *) echo "encoder.sh: --gop must be 1..10 s" >&2; exit 2 ;; esac
 
-# The first frame's programme index: the frame that wall-clock time is at now. ffmpeg
-# needs a few hundred ms to start, so the first frame leaves a little late (like a
-# real encoder's latency); two encoders differ only by their start-up times.
+# The first frame's programme index: the frame that wall-clock time is at now (live,
+# the frames already due when ffmpeg has started go out at once).
 [ -n "$k0" ] || k0=$(python3 "$here/programme.py" k0)
 vf=$(python3 "$here/programme.py" video-filter --k0 "$k0" --colour "$colour" --label "${label:-$colour}")
 ae=$(python3 "$here/programme.py" audio-expr --k0 "$k0" --colour "$colour")
 frames=$((gop * 25))
 
-re=() out=()
-case $url in
-rtmp://* | rtmps://*) re=(-re); out=(-f flv "$url") ;;
-*) out=(-f flv -y "$url") ;;
-esac
+live=0
+case $url in rtmp://* | rtmps://*) live=1 ;; esac
 keys=(-g "$frames" -keyint_min "$frames" -sc_threshold 0)
 # Aligned keyframes: forced where k mod GOP == 0, so every encoder with --align-gop
 # has its keyframes at the same programme times.
@@ -63,12 +60,25 @@ keys=(-g "$frames" -keyint_min "$frames" -sc_threshold 0)
 limit=()
 [ -n "$duration" ] && limit=(-t "$duration")
 
-exec ffmpeg -nostdin -hide_banner -loglevel error \
-  "${re[@]}" -f lavfi -i "color=c=0x1C2A38:s=640x360:r=25,$vf" \
-  "${re[@]}" -f lavfi -i "aevalsrc=exprs='$ae':s=$rate:c=mono" \
-  "${limit[@]}" -map 0:v -map 1:a \
-  -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p \
-  -profile:v "$profile" -level:v "$level" \
-  -b:v "$vbr" -maxrate "$vbr" -bufsize "$vbr" "${keys[@]}" \
-  -c:a aac -b:a "$abr" -ar "$rate" -ac 2 \
-  "${out[@]}"
+encode() {
+  ffmpeg -nostdin -hide_banner -loglevel error \
+    -f lavfi -i "color=c=0x1C2A38:s=640x360:r=25,$vf" \
+    -f lavfi -i "aevalsrc=exprs='$ae':s=$rate:c=mono" \
+    "${limit[@]}" -map 0:v -map 1:a \
+    -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p \
+    -profile:v "$profile" -level:v "$level" \
+    -b:v "$vbr" -maxrate "$vbr" -bufsize "$vbr" "${keys[@]}" \
+    -c:a aac -b:a "$abr" -ar "$rate" -ac 2 \
+    -f flv "$@"
+}
+if [ "$live" = 0 ]; then
+  encode -y "$url"
+  exit
+fi
+# Live: the encoded stream is released on the programme's wall clock (flvtap.py
+# pace: frame k leaves at k x 40 ms since the epoch, whatever ffmpeg's start-up
+# took), and published by a second ffmpeg (copy) that this script becomes: its PID is
+# the connection (SIGKILL: a crash; SIGSTOP: a stalled line, the backlog follows
+# after SIGCONT). The encoder and the pacer end on the broken pipe.
+exec ffmpeg -nostdin -hide_banner -loglevel error -fflags nobuffer -f flv -i pipe:0 \
+  -map 0 -c copy -f flv "$url" < <(encode -flush_packets 1 pipe:1 | python3 "$here/flvtap.py" pace $((k0 * 40)))

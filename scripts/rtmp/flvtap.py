@@ -1,10 +1,15 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MPL-2.0
-"""The viewer's recorder and its wall-clock log.
+"""FLV streams against the wall clock: the viewer's recorder and its log, and the
+encoder's pacer.
 
   flvtap.py record OUT.flv ARRIVALS.csv CONN
       Copies an FLV stream from stdin to OUT.flv and appends, per tag, the wall-clock
       time it arrived: `conn,wall,type,ts,key` (type a/v/s, ts in ms).
+  flvtap.py pace EPOCH_MS
+      Copies an FLV stream from stdin to stdout, releasing each tag at its programme
+      time: EPOCH_MS (the first video frame's) plus its timestamp's distance from the
+      first video tag's. Tags already due go at once (a catch-up burst).
   flvtap.py summary EVENTS ARRIVALS [--stall-ms 1000]
       key=value lines for viewer.txt: connections, disconnects, stalls, and the
       playout delay a player with a fixed buffer would have had to absorb.
@@ -48,6 +53,33 @@ def record(out, arrivals, conn):
                 pos += 11 + size + 4
             del buf[:pos]
             log.flush()
+
+
+def pace(epoch_ms):
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    head = inp.read(9)
+    if len(head) < 9:
+        return
+    rest = inp.read(int.from_bytes(head[5:9], "big") - 9 + 4)
+    out.write(head + rest)
+    out.flush()
+    shift = None
+    while True:
+        h = inp.read(11)
+        if len(h) < 11:
+            break
+        size = int.from_bytes(h[1:4], "big")
+        body = inp.read(size + 4)
+        ts = int.from_bytes(h[4:7], "big") | (h[7] << 24)
+        typ = h[0] & 0x1F
+        if shift is None and typ == 9:
+            shift = ts
+        if shift is not None and typ in (8, 9):
+            wait = (epoch_ms + ts - shift) / 1000.0 - time.time()
+            if wait > 0:
+                time.sleep(wait)
+        out.write(h + body)
+        out.flush()
 
 
 def summary(events, arrivals, stall_ms):
@@ -107,6 +139,12 @@ def summary(events, arrivals, stall_ms):
 def main():
     if len(sys.argv) >= 5 and sys.argv[1] == "record":
         record(sys.argv[2], sys.argv[3], sys.argv[4])
+        return 0
+    if len(sys.argv) >= 3 and sys.argv[1] == "pace":
+        try:
+            pace(int(sys.argv[2]))
+        except (BrokenPipeError, KeyboardInterrupt):
+            pass
         return 0
     if len(sys.argv) >= 4 and sys.argv[1] == "summary":
         stall = 1000.0
