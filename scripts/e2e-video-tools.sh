@@ -57,11 +57,11 @@ W=$HV_WORK
 hv_nginx
 hv_encoder primary primary --colour red
 hv_encoder backup backup --colour blue --abitrate 64k
-hv_wait_publish primary
-hv_wait_publish backup
+hv_wait_publish primary || { cat "$W/primary.log"; exit 1; }
+hv_wait_publish backup || { cat "$W/backup.log"; exit 1; }
 hv_start switcher /usr/bin/python3 $R/switcher.py --primary "$(hv_url primary)" \
   --secondary "$(hv_url backup)" --output "$(hv_url out)" --switch-after 6 --log "$W/switch.txt"
-hv_wait_publish out
+hv_wait_publish out || { cat "$W/switcher.log"; exit 1; }
 hv_viewer out out 13
 hv_viewer direct primary 8
 hv_viewer dropped out 60
