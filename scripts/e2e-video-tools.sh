@@ -111,12 +111,18 @@ eq "encoder: H.264 levels 3.1 and 3.0" "$(ffprobe -v error -show_entries stream=
 ffmpeg -nostdin -v error -i "$W/a.flv" \
   -filter_complex '[0:v]split[v][r];[v][r]freezeframes=first=100:last=109:replace=99[out]' \
   -map '[out]' -map 0:a -c:v libx264 -preset ultrafast -g 50 -c:a copy -y "$W/held.flv"
+# A ladder variant: the spliced recording scaled to 854x480 and encoded again at 1 Mbit/s.
+ladder() {
+  ffmpeg -nostdin -v error -i "$1" -vf scale=854:480 -c:v libx264 -preset ultrafast -tune zerolatency \
+    -b:v 1000k -g 50 -c:a aac -b:a 96k -y "$2"
+}
 splice() { python3 $R/flvsplice.py "$@" >/dev/null; }
 # A black picture with silence from 4.021 s: what a relay may send while no input is there.
 ffmpeg -nostdin -v error -f lavfi -i color=black:s=640x360:r=25:d=3 -f lavfi -i anullsrc=r=48000:cl=stereo \
   -t 3 -c:v libx264 -preset ultrafast -g 50 -c:a aac -output_ts_offset 4.021 -y "$W/black.flv"
 splice splice "$W/key.flv" "$W/a.flv" "$W/b.flv" --at 4021
 splice splice "$W/filler.flv" "$W/a.flv" "$W/black.flv" --at 4021
+ladder "$W/key.flv" "$W/key480.flv"
 splice splice "$W/freeze.flv" "$W/a.flv" "$W/b.flv" --at $((4021 - 8 * 40))
 splice splice "$W/midgop.flv" "$W/a.flv" "$W/b.flv" --at 4421 --b-start any
 splice splice "$W/midgop5.flv" "$W/a.flv" "$W/b5.flv" --at 4421 --b-start any
@@ -126,7 +132,7 @@ splice splice "$W/avsplit.flv" "$W/a.flv" "$W/b.flv" --at 4021 --audio-at 6021
 splice shift "$W/offset.flv" "$W/a.flv" --audio-ms 120
 splice drop-audio "$W/agap.flv" "$W/a.flv" --from 5100 --to 5400
 splice damage "$W/damaged.flv" "$W/a.flv" --at 3021 --frames 3
-for f in a key filler freeze held midgop midgop5 skip repeat avsplit offset agap damaged; do
+for f in a key key480 filler freeze held midgop midgop5 skip repeat avsplit offset agap damaged; do
   report $f --colours red,blue &
 done
 wait
@@ -141,6 +147,9 @@ check "keyframe splice (levels 3.1 -> 3.0): one switch at 4021 ms, clean" \
 eq "keyframe splice: audio switch found within 30 ms of the video switch" \
   "$(jv "$W/key.json" 'abs(r["switches"][0]["audio_minus_video_ms"]) <= 30')" True
 
+check "the keyframe splice as a 480p ladder variant: the same switch, clean" \
+  python3 $R/analyze.py check "$W/key480.json" --switches 'red>blue' --switch-at 4021 --switch-tol-ms 41 \
+  --max-freeze-ms 0 --max-prog-jump-ms 0 --max-av-offset-ms 40 --min-markers 9
 check "a black picture is filler, not damage: red>filler, no bad frame" \
   python3 $R/analyze.py check "$W/filler.json" --switches 'red>filler' --switch-at 4021 --switch-tol-ms 0
 

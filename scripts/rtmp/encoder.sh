@@ -80,5 +80,5 @@ fi
 # took), and published by a second ffmpeg (copy) that this script becomes: its PID is
 # the connection (SIGKILL: a crash; SIGSTOP: a stalled line, the backlog follows
 # after SIGCONT). The encoder and the pacer end on the broken pipe.
-exec ffmpeg -nostdin -hide_banner -loglevel error -fflags nobuffer -f flv -i pipe:0 \
+exec ffmpeg -nostdin -hide_banner -loglevel error -f flv -i pipe:0 \
   -map 0 -c copy -f flv "$url" < <(encode -flush_packets 1 pipe:1 | python3 "$here/flvtap.py" pace $((k0 * 40)))
