@@ -20,10 +20,14 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-libav
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   icecast2 ffmpeg curl bc
-  python3-gi gir1.2-gstreamer-1.0
+  python3 python3-gi gir1.2-gstreamer-1.0
   gnuplot-nox
+  # video: nginx with the RTMP module (scripts/rtmp/start.sh runs its own instance
+  # from a generated config; the package's default site is not used), the font the
+  # test programme's burnt-in clock is drawn with
+  nginx libnginx-mod-rtmp fonts-dejavu-core
 )
 
 check=
