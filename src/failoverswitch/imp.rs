@@ -344,6 +344,9 @@ impl FailoverSwitch {
                         };
                     }
                 }
+                // Held back by `latency` on top of the slower input.
+                let ours = gst::ClockTime::from_nseconds(self.lock_state().settings.latency);
+                let (min, max) = (min + ours, max.map(|m| m + ours));
                 gst::debug!(
                     CAT,
                     imp = self,

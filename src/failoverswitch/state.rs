@@ -493,6 +493,13 @@ impl State {
             let mut gs = group.lock();
             gs.update(self.member_id, health, self.chooses_keyframes());
             if let Some(sw) = gs.decide(&self.settings.policy(), now) {
+                gst::debug!(
+                    super::imp::CAT,
+                    "group {} decides: {} ({})",
+                    group.name(),
+                    Input::name_of(sw.to),
+                    sw.reason.as_str()
+                );
                 gs.apply(sw.to, sw.reason);
                 self.outbox.push(Note::GroupChanged);
             }
