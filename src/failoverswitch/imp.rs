@@ -284,8 +284,7 @@ impl FailoverSwitch {
                 .field(format!("{n}-dropped"), p.dropped)
                 .field(format!("{n}-last-data-age"), age);
         }
-        let p = st.pad(Input::Secondary);
-        b = b.field("offset", p.pending_shift.unwrap_or(p.shift));
+        b = b.field("offset", st.offset());
         b.build()
     }
 
@@ -645,10 +644,7 @@ impl ObjectImpl for FailoverSwitch {
             "latency" => s.latency.to_value(),
             "align" => s.align.to_value(),
             "max-offset" => s.max_offset.to_value(),
-            "offset" => {
-                let p = st.pad(Input::Secondary);
-                p.pending_shift.unwrap_or(p.shift).to_value()
-            }
+            "offset" => st.offset().to_value(),
             "group" => s.group.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }

@@ -158,7 +158,6 @@ impl FailoverSwitch {
         let base = self.obj().base_time();
         let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
         let (start, end, own_start) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
-        *feed_out = st.align_feed(input, own_start, &buffer);
         let active = st.active == Some(input);
         if end > start {
             Self::check_buffer_length(&mut st, input, end - start);
@@ -170,6 +169,8 @@ impl FailoverSwitch {
             st.timeout_of(input)
         };
         let behind = st.out.pos.is_some_and(|o| end.saturating_add(slack) <= o);
+        // Only a confident alignment is worth protecting.
+        let align_auto = st.settings.align == super::AlignMode::Auto && st.aligned;
         {
             let p = st.pad_mut(input);
             p.last_data_instant = Some(Instant::now());
@@ -179,12 +180,28 @@ impl FailoverSwitch {
             let hole = p
                 .position
                 .is_some_and(|pos| start > pos.saturating_add(ALIGN_THRESHOLD));
+            // A new stream (after EOS or a flush) after earlier data.
+            let restarted = p.position.is_none() && p.last_duration > 0;
             p.position = Some(p.position.map_or(end, |pos| pos.max(end)));
             if hole {
                 // An interruption restarts the restore hold-off.
                 p.health.interrupted(pnow);
             }
+            if (hole || restarted) && align_auto {
+                // Placed anew: measured again before it is restored to (a restore
+                // before that could repeat or skip what its new placement moved).
+                p.realign = Some(own_start);
+                p.align_reset = true;
+            }
+            if let Some(since) = p.realign {
+                if own_start > since.saturating_add(super::align::REALIGN_MAX) {
+                    p.realign = None;
+                } else {
+                    p.health.interrupted(pnow);
+                }
+            }
         }
+        *feed_out = st.align_feed(input, own_start, &buffer);
         // Data counts as delivered only if it can still reach the output: the input
         // is not behind real time by more than its timeout (late), and the data is
         // not behind the output (the active input's timestamps went back; a standby
