@@ -42,6 +42,13 @@ pub(super) struct Feed {
     pub buffer: gst::Buffer,
     /// The input was placed anew: forget its history first.
     pub reset: bool,
+    pub max_offset: u64,
+}
+
+/// The estimator and a buffer for converted samples, under their own lock.
+pub(super) struct Aligner {
+    estimator: Estimator,
+    mono: Vec<f32>,
 }
 
 impl State {
@@ -71,6 +78,7 @@ impl State {
             running_time: own_start,
             buffer: buffer.clone(),
             reset,
+            max_offset: self.settings.max_offset,
         })
     }
 
@@ -124,41 +132,49 @@ impl State {
 impl FailoverSwitch {
     /// Feeds the estimator; applies and announces a new confident offset.
     pub(super) fn measure(&self, feed: Feed) {
-        // Lock order: the state lock is never held while taking the estimator's.
-        let max_offset = self.lock_state().settings.max_offset;
         let estimate = {
             let mut guard = self.align.lock().unwrap_or_else(|e| e.into_inner());
-            let est = guard.get_or_insert_with(|| {
-                Estimator::new(align::Config {
-                    max_offset,
+            let aligner = guard.get_or_insert_with(|| Aligner {
+                estimator: Estimator::new(align::Config {
+                    max_offset: feed.max_offset,
                     ..Default::default()
-                })
+                }),
+                mono: Vec::new(),
             });
             let Ok(map) = feed.buffer.map_readable() else {
                 return;
             };
+            // Downmixed to mono and scaled to full scale 1 in one pass.
             let width = feed.format.width();
-            let scale = 1.0 / feed.format.full_scale();
-            let samples: Vec<f32> = map
-                .chunks_exact(width)
-                .map(|b| (feed.format.read(b) * scale) as f32)
-                .collect();
+            let channels = feed.channels.max(1);
+            let scale = 1.0 / (feed.format.full_scale() * channels as f64);
+            aligner.mono.clear();
+            aligner
+                .mono
+                .extend(map.chunks_exact(width * channels).map(|frame| {
+                    let sum: f64 = frame.chunks_exact(width).map(|b| feed.format.read(b)).sum();
+                    (sum * scale) as f32
+                }));
             let which = match feed.input {
                 Input::Primary => align::Input::Primary,
                 Input::Secondary => align::Input::Secondary,
             };
+            let est = &mut aligner.estimator;
             if feed.reset {
                 est.reset_input(which);
             }
             let before = est.estimate().revision;
-            let m =
-                est.push_interleaved(which, feed.rate, feed.channels, feed.running_time, &samples);
+            let m = est.push(which, feed.rate, feed.running_time, &aligner.mono);
             let e = est.estimate();
             // A match over data from after `window` ago: inputs interrupted before
             // that are measured again.
             let measured_from = m
                 .filter(|m| m.verdict == align::Verdict::Match)
                 .map(|m| m.running_time.saturating_sub(est.config().window));
+            if m.is_none() && e.revision == before {
+                // Nothing new (the usual case): no need for the state lock.
+                return;
+            }
             (e, e.revision != before, measured_from)
         };
         let (e, changed, measured_from) = estimate;

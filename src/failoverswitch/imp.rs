@@ -64,7 +64,7 @@ pub struct FailoverSwitch {
     push_lock: Mutex<()>,
     /// The alignment estimator (`align=auto`), under its own lock: an analysis is
     /// never run under the state lock.
-    pub(super) align: Mutex<Option<crate::align::Estimator>>,
+    pub(super) align: Mutex<Option<super::align::Aligner>>,
 }
 
 impl FailoverSwitch {
