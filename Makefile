@@ -1,4 +1,6 @@
 # gst-plugin-failover — `make demo` and `make test` work on a fresh Debian 12 machine.
+# The cargo workspace: the plugin (root), the relay program (relay/), test tools
+# (testkit/).
 SHELL := /bin/bash
 CARGO ?= cargo
 export GST_PLUGIN_PATH := $(CURDIR)/target/release
@@ -9,20 +11,31 @@ export GST_REGISTRY := $(CURDIR)/target/gst-registry.bin
 
 all: build
 
-deps:
-	@bash scripts/install-deps.sh
+# System packages (scripts/install-deps.sh, groups build and test): checked once
+# per change of that script, remembered in a stamp; apt-get runs only for missing
+# packages. `make deps` checks (and installs) again.
+BUILD_DEPS := target/.deps-build.stamp
+TEST_DEPS := $(BUILD_DEPS) target/.deps-test.stamp
 
-build: deps
+target/.deps-build.stamp target/.deps-test.stamp: target/.deps-%.stamp: scripts/install-deps.sh
+	@bash scripts/install-deps.sh $*
+	@mkdir -p target && touch $@
+
+deps:
+	bash scripts/install-deps.sh
+	@mkdir -p target && touch $(TEST_DEPS)
+
+build: $(BUILD_DEPS)
 	$(CARGO) build --release --workspace --all-targets
 
-lint: deps
+lint: $(BUILD_DEPS)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
-unit: build
+unit: $(TEST_DEPS) build
 	$(CARGO) test --release --workspace
 
-e2e: build
+e2e: $(TEST_DEPS) build
 	bash scripts/e2e.sh
 
 # Everything CI runs.
@@ -33,27 +46,27 @@ test: lint unit e2e
 # keep yet; FUZZ_STRICT=1 makes those fail too (a failure is shrunk to a minimal
 # sequence and its seed kept in tests/fuzz.proptest-regressions).
 FUZZ_CASES ?= 10000
-fuzz: deps
+fuzz: $(TEST_DEPS)
 	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release --test fuzz random_fault_sequences -- --nocapture
 
-demo: build
+demo: $(TEST_DEPS) build
 	bash scripts/demo.sh
 
-bench: build
+bench: $(TEST_DEPS) build
 	for b in benches/*-bench.sh; do bash $$b; done
 
-inspect: build
+inspect: $(TEST_DEPS) build
 	gst-inspect-1.0 failover
 
-# The plugin into GStreamer's plugin directory (meson) and the relay program into
-# $(PREFIX)/bin as gst-failover-relay.
+# The plugin into GStreamer's plugin directory (meson) and the relay program, built
+# from the relay crate, into $(PREFIX)/bin. DESTDIR stages both.
 PREFIX ?= /usr/local
-install: deps
+install: $(BUILD_DEPS)
 	meson setup build --wipe >/dev/null 2>&1 || meson setup build
-	meson compile -C build
-	meson install -C build
+	CARGO_TARGET_DIR=$(CURDIR)/target meson compile -C build
+	meson install -C build --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 	$(CARGO) build --release -p gst-failover-relay
-	install -D -m 755 target/release/gst-failover-relay $(DESTDIR)$(PREFIX)/bin/gst-failover-relay
+	install -D -m 755 target/release/gst-failover-relay $(if $(DESTDIR),$(abspath $(DESTDIR)))$(PREFIX)/bin/gst-failover-relay
 
 clean:
 	$(CARGO) clean

@@ -8,7 +8,7 @@
 #   N=50000 RUNS=3 benches/healthprobe-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+cargo build --release --quiet -p gst-plugin-failover
 export GST_PLUGIN_PATH="$PWD/target/release"
 N=${N:-200000}
 RUNS=${RUNS:-5}

@@ -134,7 +134,7 @@ run_case() {
     failed+=("$name")
   fi
   h_cleanup
-  H_KEEP_WORK=
+  H_KEEP_WORK= H_WORK=
 }
 
 run_case passthrough case_cycles passthrough

@@ -3,11 +3,13 @@
 //!
 //! Three elements: `failoverswitch` (primary/secondary switch with one continuous
 //! output), `healthprobe` (judges an input and tells the switch) and `loudnessmatch`
-//! (EBU R128 measurement and gain matching).
+//! (EBU R128 measurement and gain matching). [`align`] estimates the offset between
+//! two inputs that carry the same programme.
 #![allow(clippy::non_send_fields_in_send_ty, unused_doc_comments)]
 
 use gst::glib;
 
+pub mod align;
 pub mod failoverswitch;
 pub mod health_event;
 pub mod healthprobe;

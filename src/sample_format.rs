@@ -2,9 +2,11 @@
 //! The raw-audio sample formats the crate's elements compute on, in one type.
 //!
 //! `failoverswitch` (fades), `healthprobe` (levels) and `loudnessmatch` (metering and
-//! gain) all work on interleaved little-endian S16, S32, F32 or F64 samples.
+//! gain) all work on interleaved S16, S32, F32 or F64 samples: little-endian for the
+//! elements that write audio, either byte order for `healthprobe`, which only reads.
 
-/// An interleaved little-endian sample format the elements can compute on.
+/// An interleaved sample format the elements can compute on. [`read`](Self::read)
+/// and [`write`](Self::write) use little-endian bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SampleFormat {
     S16,
@@ -13,7 +15,6 @@ pub enum SampleFormat {
     F64,
 }
 
-#[allow(dead_code)] // for loudnessmatch and healthprobe
 impl SampleFormat {
     /// The formats, in the order the elements' pad templates list them.
     pub const ALL: [SampleFormat; 4] = [
@@ -34,7 +35,19 @@ impl SampleFormat {
         }
     }
 
-    #[allow(dead_code)] // for loudnessmatch and healthprobe
+    /// The sample format of a GStreamer audio format of either byte order, and
+    /// whether it is big-endian.
+    pub fn from_gst_any_endian(format: gst_audio::AudioFormat) -> Option<(Self, bool)> {
+        use gst_audio::AudioFormat as F;
+        match format {
+            F::S16be => Some((SampleFormat::S16, true)),
+            F::S32be => Some((SampleFormat::S32, true)),
+            F::F32be => Some((SampleFormat::F32, true)),
+            F::F64be => Some((SampleFormat::F64, true)),
+            other => Self::from_gst(other).map(|f| (f, false)),
+        }
+    }
+
     /// The GStreamer audio format of this sample format.
     pub fn to_gst(self) -> gst_audio::AudioFormat {
         match self {
@@ -54,7 +67,6 @@ impl SampleFormat {
         }
     }
 
-    #[allow(dead_code)] // for loudnessmatch and healthprobe
     /// Full scale of the format (1.0 for floats), to normalise integer samples.
     pub fn full_scale(self) -> f64 {
         match self {
@@ -110,5 +122,18 @@ mod tests {
         SampleFormat::S16.write(&mut b, 1e9);
         assert_eq!(SampleFormat::S16.read(&b), i16::MAX as f64);
         assert_eq!(SampleFormat::from_gst(gst_audio::AudioFormat::U8), None);
+        assert_eq!(SampleFormat::from_gst(gst_audio::AudioFormat::S16be), None);
+        assert_eq!(
+            SampleFormat::from_gst_any_endian(gst_audio::AudioFormat::F64be),
+            Some((SampleFormat::F64, true))
+        );
+        assert_eq!(
+            SampleFormat::from_gst_any_endian(gst_audio::AudioFormat::S32le),
+            Some((SampleFormat::S32, false))
+        );
+        assert_eq!(
+            SampleFormat::from_gst_any_endian(gst_audio::AudioFormat::U16le),
+            None
+        );
     }
 }

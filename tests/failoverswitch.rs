@@ -655,3 +655,24 @@ fn state_changes_while_data_flows_and_switches() {
         while rx.try_recv().is_ok() {}
     }
 }
+
+#[test]
+fn each_input_is_told_whether_it_is_on_air() {
+    let mut t = Live::new(&[("timeout", ms(500).into())]);
+    // The two on-air events each input gets (waiting for them: they are delivered
+    // by whichever thread delivers the element's notes).
+    let on_air = |h: &mut gst_check::Harness| -> Vec<bool> {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let e = h.pull_upstream_event().expect("an upstream event");
+            seen.extend(gstfailover::on_air_event::parse_event(&e));
+        }
+        seen
+    };
+    for i in 0..100 {
+        t.tick(i * 10, i < 50, true);
+    }
+    // Told on negotiation, then again at the failover.
+    assert_eq!(on_air(&mut t.hp), vec![true, false]);
+    assert_eq!(on_air(&mut t.hs), vec![false, true]);
+}

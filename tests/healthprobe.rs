@@ -675,5 +675,71 @@ fn bitrate_of_untimestamped_live_data_uses_the_clock() {
 #[path = "healthprobe/switch.rs"]
 mod switch;
 
+#[test]
+fn every_property_written_while_playing_reads_back_and_takes_effect() {
+    // Raw audio: the silence detector.
+    let mut p = probe(&[
+        ("stall-timeout", 0u64.to_value()),
+        ("interval", 0u64.to_value()),
+        ("silence-duration", SEC.to_value()),
+    ]);
+    p.h.set_src_caps_str(F32_STEREO);
+    let mut pts = 0;
+    let mut feed = |p: &mut Probe, db: f64, buffers: usize| {
+        for _ in 0..buffers {
+            p.push(sine_f32(48_000, 2, 4800, db, pts));
+            pts += 100 * MS;
+        }
+    };
+    feed(&mut p, -50.0, 20);
+    assert!(p.verdicts().is_empty());
+    p.element.set_property("silence-threshold", -40.0f64);
+    assert_eq!(p.element.property::<f64>("silence-threshold"), -40.0);
+    feed(&mut p, -50.0, 9);
+    assert!(p.verdicts().is_empty());
+    feed(&mut p, -50.0, 1);
+    assert_eq!(p.verdicts(), vec![verdict(false, "silence")]);
+    p.element.set_property("silence-duration", 0u64);
+    assert_eq!(p.element.property::<u64>("silence-duration"), 0);
+    assert_eq!(p.verdicts(), vec![verdict(true, "ok")]);
+
+    // The clock: a stall timeout and a report period set while playing.
+    p.messages();
+    p.element.set_property("stall-timeout", 500 * MS);
+    assert_eq!(p.element.property::<u64>("stall-timeout"), 500 * MS);
+    p.element.set_property("interval", SEC);
+    assert_eq!(p.element.property::<u64>("interval"), SEC);
+    p.h.crank_single_clock_wait().unwrap();
+    assert_eq!(p.now(), 500 * MS);
+    assert_eq!(p.verdicts(), vec![verdict(false, "stall")]);
+    assert_eq!(p.messages().len(), 1);
+    p.h.crank_single_clock_wait().unwrap();
+    assert_eq!(p.now(), SEC);
+    let reports = p.messages();
+    assert_eq!(reports.len(), 1, "a periodic report once a second");
+    assert_eq!(reason(&reports[0]), "stall");
+
+    // An encoded stream: the bitrate detector, off until set.
+    let mut p = probe(&[
+        ("stall-timeout", 0u64.to_value()),
+        ("interval", 0u64.to_value()),
+    ]);
+    p.h.set_src_caps_str(AAC);
+    // 2 s of a live stream: each unit arrives when the clock reaches it.
+    let mut pts = 0;
+    for _ in 0..100 {
+        p.h.set_time(gst::ClockTime::from_nseconds(pts)).unwrap();
+        p.push(encoded(320, pts, 20 * MS));
+        pts += 20 * MS;
+    }
+    assert!(p.verdicts().is_empty());
+    p.element.set_property("window", SEC);
+    assert_eq!(p.element.property::<u64>("window"), SEC);
+    p.element.set_property("min-bitrate", 200_000u64);
+    assert_eq!(p.element.property::<u64>("min-bitrate"), 200_000);
+    // 128 kbit/s is now too little
+    assert_eq!(p.verdicts(), vec![verdict(false, "low-bitrate")]);
+}
+
 #[path = "healthprobe/live.rs"]
 mod live;

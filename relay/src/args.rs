@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Command line of `failover-relay` (no GStreamer types, unit-tested).
+//! Command line of `gst-failover-relay` (no GStreamer types, unit-tested).
 
-use std::time::Duration;
+use crate::config::{ENCODERS, MODES, Setup, StationConfig, parse_duration};
 
 pub const USAGE: &str = "\
-failover-relay: relay a live AAC stream from a primary and a secondary Icecast mount
+gst-failover-relay: relay a live AAC stream from a primary and a secondary Icecast mount
 to an output mount, switching with `failoverswitch` without dropping listeners.
 
 USAGE:
-  failover-relay --primary URL --secondary URL --output URL [OPTIONS]
+  gst-failover-relay --primary URL --secondary URL --output URL [OPTIONS]
 
   --primary URL          primary input (http://host:port/mount)
   --secondary URL        secondary (backup) input
@@ -35,76 +35,25 @@ USAGE:
 Durations: 1s, 250ms, 1.5 (seconds). Ctrl-C or SIGTERM stops the relay cleanly.
 ";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setup {
-    Passthrough,
-    Decode,
-}
-
+/// The command line: one station and where its logs go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Args {
-    pub primary: String,
-    pub secondary: String,
-    pub output: String,
-    pub setup: Setup,
-    pub timeout: Duration,
-    pub restore_delay: Duration,
-    pub mode: String,
-    pub crossfade: Duration,
-    pub bitrate: u32,
-    pub encoder: String,
-    pub latency: Duration,
-    pub reconnect_delay: Duration,
+    pub station: StationConfig,
     pub events: Option<String>,
     pub timeline: Option<String>,
     pub quiet: bool,
-}
-
-/// `1s`, `250ms`, `1.5` (seconds), `2000us`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = s.strip_suffix("us") {
-        (n, 1e-6)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad duration '{s}' (examples: 1s, 250ms, 1.5)"))?;
-    if !v.is_finite() || v < 0.0 {
-        return Err(format!("bad duration '{s}': must be >= 0"));
-    }
-    Ok(Duration::from_secs_f64(v * scale))
 }
 
 impl Args {
     /// Parses the arguments (without the program name). `Ok(None)` means `--help`.
     pub fn parse<I: IntoIterator<Item = String>>(it: I) -> Result<Option<Args>, String> {
         let mut a = Args {
-            primary: String::new(),
-            secondary: String::new(),
-            output: String::new(),
-            setup: Setup::Passthrough,
-            timeout: Duration::from_secs(1),
-            restore_delay: Duration::from_secs(5),
-            mode: "primary-preferred".into(),
-            crossfade: Duration::from_millis(20),
-            bitrate: 128_000,
-            // Constant bitrate even in silence: Icecast passes data to listeners in
-            // ~1400-byte blocks, and avenc_aac's 7-byte silent frames would come
-            // out in bursts seconds apart.
-            encoder: "voaacenc".into(),
-            latency: Duration::from_millis(300),
-            reconnect_delay: Duration::from_secs(1),
+            station: StationConfig::new("", "", ""),
             events: None,
             timeline: None,
             quiet: false,
         };
+        let st = &mut a.station;
         let mut it = it.into_iter();
         while let Some(arg) = it.next() {
             let (key, inline) = match arg.split_once('=') {
@@ -119,29 +68,25 @@ impl Args {
             };
             match key.as_str() {
                 "-h" | "--help" => return Ok(None),
-                "--primary" => a.primary = value()?,
-                "--secondary" => a.secondary = value()?,
-                "--output" => a.output = value()?,
+                "--primary" => st.primary = value()?,
+                "--secondary" => st.secondary = value()?,
+                "--output" => st.output = value()?,
                 "--setup" => {
-                    a.setup = match value()?.as_str() {
-                        "passthrough" => Setup::Passthrough,
-                        "decode" => Setup::Decode,
-                        v => return Err(format!("--setup: '{v}' (passthrough or decode)")),
-                    }
+                    st.setup = Setup::parse(&value()?).map_err(|e| format!("--setup: {e}"))?
                 }
-                "--timeout" => a.timeout = parse_duration(&value()?)?,
-                "--restore-delay" => a.restore_delay = parse_duration(&value()?)?,
+                "--timeout" => st.timeout = parse_duration(&value()?)?,
+                "--restore-delay" => st.restore_delay = parse_duration(&value()?)?,
                 "--mode" => {
                     let v = value()?;
-                    if v != "primary-preferred" && v != "sticky" {
+                    if !MODES.contains(&v.as_str()) {
                         return Err(format!("--mode: '{v}' (primary-preferred or sticky)"));
                     }
-                    a.mode = v;
+                    st.mode = v;
                 }
-                "--crossfade" => a.crossfade = parse_duration(&value()?)?,
+                "--crossfade" => st.crossfade = parse_duration(&value()?)?,
                 "--bitrate" => {
                     let v = value()?;
-                    a.bitrate = v
+                    st.bitrate = v
                         .parse()
                         .ok()
                         .filter(|b| (8_000..=512_000).contains(b))
@@ -149,13 +94,13 @@ impl Args {
                 }
                 "--encoder" => {
                     let v = value()?;
-                    if v != "avenc_aac" && v != "voaacenc" {
+                    if !ENCODERS.contains(&v.as_str()) {
                         return Err(format!("--encoder: '{v}' (avenc_aac or voaacenc)"));
                     }
-                    a.encoder = v;
+                    st.encoder = v;
                 }
-                "--latency" => a.latency = parse_duration(&value()?)?,
-                "--reconnect-delay" => a.reconnect_delay = parse_duration(&value()?)?,
+                "--latency" => st.latency = parse_duration(&value()?)?,
+                "--reconnect-delay" => st.reconnect_delay = parse_duration(&value()?)?,
                 "--events" => a.events = Some(value()?),
                 "--timeline" => a.timeline = Some(value()?),
                 "--quiet" => a.quiet = true,
@@ -163,9 +108,9 @@ impl Args {
             }
         }
         for (name, v) in [
-            ("--primary", &a.primary),
-            ("--secondary", &a.secondary),
-            ("--output", &a.output),
+            ("--primary", &st.primary),
+            ("--secondary", &st.secondary),
+            ("--output", &st.output),
         ] {
             if v.is_empty() {
                 return Err(format!("{name} is required (see --help)"));
@@ -178,18 +123,10 @@ impl Args {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse(v: &[&str]) -> Result<Option<Args>, String> {
         Args::parse(v.iter().map(|s| s.to_string()))
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("soon").is_err());
     }
 
     #[test]
@@ -212,11 +149,13 @@ mod tests {
         ])
         .unwrap()
         .unwrap();
-        assert_eq!(a.secondary, "http://h:1/b.aac");
-        assert_eq!(a.setup, Setup::Decode);
-        assert_eq!(a.timeout, Duration::from_millis(500));
-        assert_eq!(a.restore_delay, Duration::from_secs(2));
-        assert_eq!(a.mode, "sticky");
+        let st = &a.station;
+        assert_eq!(st.secondary, "http://h:1/b.aac");
+        assert_eq!(st.setup, Setup::Decode);
+        assert_eq!(st.timeout, Duration::from_millis(500));
+        assert_eq!(st.restore_delay, Duration::from_secs(2));
+        assert_eq!(st.mode, "sticky");
+        assert_eq!(st.encoder, "voaacenc");
         assert!(a.quiet);
     }
 

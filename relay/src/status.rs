@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MPL-2.0
-//! What the relay knows about itself (active input, health, loudness, switches), how
+//! What a station knows about itself (active input, health, loudness, switches), how
 //! it is printed as one status line, and the event/timeline log formats. Plain Rust.
 
 /// One input as seen from the bus.
@@ -18,8 +18,6 @@ pub struct InputState {
     /// When (epoch seconds) the loudness was last reported.
     pub loudness_at: Option<f64>,
     pub reconnects: u64,
-    /// The source branch is being restarted.
-    pub reconnecting: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +32,7 @@ pub struct SwitchRecord {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RelayState {
+pub struct StationState {
     pub active: String,
     pub primary: InputState,
     pub secondary: InputState,
@@ -59,9 +57,9 @@ impl InputState {
     }
 }
 
-impl Default for RelayState {
+impl Default for StationState {
     fn default() -> Self {
-        RelayState {
+        StationState {
             active: "primary".into(),
             primary: InputState::default(),
             secondary: InputState::default(),
@@ -81,9 +79,6 @@ fn lufs(v: Option<f64>) -> String {
 }
 
 fn health(i: &InputState) -> String {
-    if i.reconnecting {
-        return "reconnecting".into();
-    }
     match i.healthy {
         None => "?".into(),
         Some(true) if i.probe_healthy == Some(false) => format!("ok/probe:{}", i.probe_reason),
@@ -93,7 +88,7 @@ fn health(i: &InputState) -> String {
     }
 }
 
-impl RelayState {
+impl StationState {
     pub fn input_mut(&mut self, name: &str) -> Option<&mut InputState> {
         match name {
             "primary" => Some(&mut self.primary),
@@ -185,7 +180,7 @@ mod tests {
 
     #[test]
     fn status_line_shows_health_loudness_and_switches() {
-        let mut s = RelayState::default();
+        let mut s = StationState::default();
         s.primary.healthy = Some(false);
         s.primary.reason = "eos".into();
         s.primary.probe_healthy = Some(false);
@@ -206,7 +201,7 @@ mod tests {
         let l = s.line(12.0, 12.0, 100);
         assert!(l.contains("active=secondary"), "{l}");
         assert!(l.contains("DOWN(eos)"), "{l}");
-        let mut s2 = RelayState::default();
+        let mut s2 = StationState::default();
         s2.primary.healthy = Some(true);
         s2.primary.probe_healthy = Some(false);
         s2.primary.probe_reason = "silence".into();
@@ -220,7 +215,7 @@ mod tests {
 
     #[test]
     fn timeline_row_matches_header() {
-        let mut s = RelayState::default();
+        let mut s = StationState::default();
         s.primary.short_term = Some(-16.0);
         s.primary.loudness_at = Some(4.5);
         s.secondary.short_term = Some(-23.0);

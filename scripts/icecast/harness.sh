@@ -67,12 +67,12 @@ h_icecast() {
   h_log "icecast on 127.0.0.1:$H_PORT"
 }
 
-# h_encoder NAME MOUNT BITRATE GAIN_DB RATE
+# h_encoder NAME MOUNT BITRATE GAIN_DB RATE [DELAY_MS]
 h_encoder() {
   local name=$1
-  "$H_DIR/encoder.sh" "$H_PORT" "$H_PASS" "$2" "$3" "$4" "$5" >>"$H_WORK/$name.log" 2>&1 &
+  "$H_DIR/encoder.sh" "$H_PORT" "$H_PASS" "$2" "$3" "$4" "$5" "${6:-0}" >>"$H_WORK/$name.log" 2>&1 &
   H_PIDS[$name]=$!
-  h_log "encoder $name -> $2 ($3, ${4} dB, $5 Hz), pid ${H_PIDS[$name]}"
+  h_log "encoder $name -> $2 ($3, ${4} dB, $5 Hz, programme delay ${6:-0} ms), pid ${H_PIDS[$name]}"
 }
 
 # h_stop NAME: stops one process we started.
@@ -114,7 +114,8 @@ h_wait_listener() {
 }
 
 h_wait_mount() {
-  wait_mount "$H_PORT" "$1" "${2:-15}" || {
+  # Generous: the first encoders on a machine render the programme loop first.
+  wait_mount "$H_PORT" "$1" "${2:-30}" || {
     h_log "mount $1 did not appear"
     return 1
   }

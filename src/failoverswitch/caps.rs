@@ -255,21 +255,7 @@ impl State {
             return;
         };
         let other = fixer.other();
-        let op = self.pad(other);
-        // Only a rigid input takes the format over; a converter converts instead.
-        let o = &op.health;
-        let only_caps = o.caps_mismatch
-            && !o.eos
-            && !o.absent
-            && !o.probe_unhealthy
-            && op.convertible == Some(false);
-        let o_delivering = !o.timed_out && !o.late;
-        if self.follow_caps()
-            || self.pad(fixer).health.is_healthy()
-            || !only_caps
-            || !o_delivering
-            || self.out.confirmed(self.settings.timeout)
-        {
+        if self.pad(fixer).health.is_healthy() || !self.may_take_format(other) {
             return;
         }
         gst::info!(
@@ -286,6 +272,24 @@ impl State {
                 self.switch(Some(other), reason);
             }
         }
+    }
+
+    /// Whether `input`, refused only for its caps, would take the output format over
+    /// if the input that fixed it failed: it is rigid (a converter converts
+    /// instead), delivers, and the format is not settled yet.
+    pub(super) fn may_take_format(&self, input: Input) -> bool {
+        let p = self.pad(input);
+        let h = &p.health;
+        !self.follow_caps()
+            && self.out.fixed_by == Some(input.other())
+            && h.caps_mismatch
+            && !h.eos
+            && !h.absent
+            && !h.probe_unhealthy
+            && !h.timed_out
+            && !h.late
+            && p.convertible == Some(false)
+            && !self.out.confirmed(self.settings.timeout)
     }
 
     /// At a switch to `incoming`: downstream learns its caps where it must (its

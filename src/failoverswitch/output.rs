@@ -16,6 +16,9 @@ use super::policy::Input;
 use super::state::{Fade, Held, PadState, RawFormat, State};
 use super::timeline::{self, ALIGN_THRESHOLD, RawPlan, SampleClock};
 
+/// Longest the outgoing input's data waits for the incoming's during a staged switch.
+const STAGED_WAIT: u64 = 100_000_000;
+
 /// Longest the incoming input's data waits for the outgoing's during a crossfade.
 const FADE_WAIT: u64 = 200_000_000;
 
@@ -64,27 +67,27 @@ impl FailoverSwitch {
         ret
     }
 
-    /// The items that send the active input's held data; `push_lock` must be held.
+    /// The items that send the held data of the active input (and, once a staged
+    /// switch takes effect, of the incoming one); `push_lock` must be held. `input`
+    /// is the input whose thread drains: a standby input drains nothing.
     fn drain_locked(&self, st: &mut State, input: Input) -> Result<Vec<Item>, gst::FlowError> {
         if st.shutdown || st.pad(input).flushing {
             return Err(gst::FlowError::Flushing);
         }
         let mut items = Vec::new();
-        if st.active != Some(input) {
+        if st.active != Some(input) && st.next.map(|n| n.to) != Some(input) {
             return Ok(items);
         }
-        let follow = st.follow_caps() && st.pad(input).caps != st.out.caps;
-        if follow || st.out.desc.is_none() {
-            let now = st.policy_now(self.clock_now());
-            st.fix_output_caps(input, now);
-        }
-        Self::initial_events(st, &mut items);
-        while let Some(end) = st.pad(input).held.front().map(|h| h.end) {
-            if !Self::fade_ready(st, input, end) {
+        // At most twice: the active input, then the incoming one if a staged switch
+        // took effect on the way.
+        for _ in 0..2 {
+            let before = st.active;
+            self.advance_staged(st, &mut items);
+            let Some(a) = st.active else { break };
+            self.send_held(st, a, &mut items);
+            self.advance_staged(st, &mut items);
+            if st.active == before {
                 break;
-            }
-            if let Some(h) = st.pad_mut(input).held.pop_front() {
-                self.prepare(st, input, h, &mut items);
             }
         }
         if st.waiting > 0 && st.out.pos.is_some_and(|o| o >= st.wake_at) {
@@ -92,6 +95,73 @@ impl FailoverSwitch {
             st.wake = true;
         }
         Ok(items)
+    }
+
+    /// Prepares the active input's held data that may go out: not beyond a staged
+    /// switch's point, and (live, with `latency`) not before it is due.
+    fn send_held(&self, st: &mut State, active: Input, items: &mut Vec<Item>) {
+        let follow = st.follow_caps() && st.pad(active).caps != st.out.caps;
+        if follow || st.out.desc.is_none() {
+            let now = st.policy_now(self.clock_now());
+            st.fix_output_caps(active, now);
+        }
+        Self::initial_events(st, items);
+        let due = self.release_limit(st);
+        let stop = st.next.and_then(|n| n.at);
+        let wait_for = Self::wait_for_incoming(st, active);
+        while let Some((start, end)) = st.pad(active).held.front().map(|h| (h.start, h.end)) {
+            if !Self::fade_ready(st, active, end)
+                || due.is_some_and(|bound| start >= bound)
+                || stop.is_some_and(|at| start >= at)
+                || wait_for.is_some_and(|pos| end > pos)
+            {
+                break;
+            }
+            let Some(mut h) = st.pad_mut(active).held.pop_front() else {
+                break;
+            };
+            if let (Some(at), Some((rate, bpf))) = (stop, st.pad(active).raw) {
+                if h.end > at {
+                    // Raw audio up to the switch point only.
+                    let keep = timeline::ns_to_frames(at - h.start, rate) as usize * bpf;
+                    if let Ok(b) = h
+                        .buffer
+                        .copy_region(gst::BufferCopyFlags::all(), 0..keep.min(h.buffer.size()))
+                    {
+                        h.buffer = b;
+                        h.end = at;
+                    }
+                }
+            }
+            self.prepare(st, active, h, items);
+        }
+    }
+
+    /// A staged switch whose point is not known yet, with the outgoing input still
+    /// delivering: its data waits for the incoming input's data of the same time
+    /// (its keyframe may be there), up to `STAGED_WAIT` ahead of it. Returns the
+    /// position the outgoing data may reach.
+    fn wait_for_incoming(st: &State, active: Input) -> Option<u64> {
+        let next = st.next.filter(|n| n.at.is_none())?;
+        if !st.pad(active).health.is_healthy() {
+            return None;
+        }
+        let incoming = st.pad(next.to).position?;
+        let newest = st.pad(active).held.back().map_or(0, |h| h.end);
+        (newest <= incoming.saturating_add(STAGED_WAIT)).then_some(incoming)
+    }
+
+    /// Live with `latency`: data goes out once its running time is `latency` behind
+    /// the clock's, so a switch can still reach back that far. Returns the bound:
+    /// data starting before it is due (`None`: no limit).
+    pub(super) fn release_limit(&self, st: &State) -> Option<u64> {
+        let latency = st.settings.latency;
+        if latency == 0 || !st.live() {
+            return None;
+        }
+        let rt = self.obj().current_running_time()?.nseconds();
+        // Due when start + latency <= rt.
+        Some(rt.saturating_add(1).saturating_sub(latency))
     }
 
     pub(super) fn send(&self, items: Vec<Item>) -> FlowResult {
@@ -397,7 +467,13 @@ impl FailoverSwitch {
             .desc
             .as_ref()
             .is_some_and(|d| d.media_type.starts_with("audio/"));
-        let before = !timeline::keep_encoded(st.out.pos, start, duration);
+        // Audio units go out if mostly after the output position; video's first unit
+        // after a switch (its keyframe) if any of it is (see `switchpoint::usable`).
+        let before = if audio {
+            !timeline::keep_encoded(st.out.pos, start, duration)
+        } else {
+            !super::switchpoint::usable(st.out.pos, start, duration)
+        };
         if (st.out.just_switched || audio) && before {
             return self.drop_unit(st, input, "unit before the output position");
         }
@@ -408,6 +484,8 @@ impl FailoverSwitch {
             Some(o) if (st.out.just_switched || audio) && start < o => o,
             _ => start,
         };
+        // A unit moved to the output position ends where it did: no overlap.
+        let duration = duration.saturating_sub(pts - start).max(1);
         if let Some(o) = st
             .out
             .pos
@@ -426,6 +504,9 @@ impl FailoverSwitch {
             .map(|d| d.nseconds().saturating_add(pts - start));
         b.set_pts(clock_time(pts));
         b.set_dts(dts.map(clock_time));
+        if pts > start {
+            b.set_duration(clock_time(duration));
+        }
         Self::mark(st, b);
         let new_end = pts.saturating_add(duration);
         st.out.first_pos.get_or_insert(pts);

@@ -6,21 +6,24 @@
 //! for the outbox.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::capscheck::CapsDesc;
+use super::capscheck::{CapsDesc, Kind};
+use super::group::Group;
 use super::policy::{self, Input, InputHealth, Mode, PolicyConfig, Reason};
 use super::timeline::{self, SampleClock, StillWatch};
-use super::{CapsCheck, FailoverMode};
+use super::{AlignMode, CapsCheck, FailoverMode};
 use crate::outbox::Outbox;
 use crate::sample_format::SampleFormat;
 
 pub(super) const DEFAULT_TIMEOUT: u64 = 1_000_000_000;
 pub(super) const DEFAULT_RESTORE_DELAY: u64 = 5_000_000_000;
 pub(super) const DEFAULT_CROSSFADE: u64 = 20_000_000;
+pub(super) const DEFAULT_MAX_OFFSET: u64 = 2_000_000_000;
 
 /// The properties. They live here, under the state lock, and nowhere else.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Settings {
     pub timeout: u64,
     pub restore_delay: u64,
@@ -29,6 +32,15 @@ pub(super) struct Settings {
     pub caps_check: CapsCheck,
     pub crossfade: u64,
     pub fill_silence: bool,
+    /// Live: the output is held back this long (ns), so a switch can reach back.
+    pub latency: u64,
+    /// Switches with the same group name in one pipeline switch as one.
+    pub group: Option<String>,
+    /// How the inputs are aligned by content, the largest offset searched, and the
+    /// offset written by the application (`align=manual`).
+    pub align: AlignMode,
+    pub max_offset: u64,
+    pub offset: i64,
     /// Input that is active when the element starts.
     pub start_pad: Input,
 }
@@ -43,6 +55,11 @@ impl Default for Settings {
             caps_check: CapsCheck::Strict,
             crossfade: DEFAULT_CROSSFADE,
             fill_silence: true,
+            latency: 0,
+            group: None,
+            align: AlignMode::Auto,
+            max_offset: DEFAULT_MAX_OFFSET,
+            offset: 0,
             start_pad: Input::Primary,
         }
     }
@@ -110,6 +127,14 @@ pub(super) struct PadState {
     pub active_time: u64,
     /// (rate, bytes per frame) when the input is interleaved raw audio.
     pub raw: Option<(u32, usize)>,
+    /// Alignment: the input's data is placed this much earlier on the output
+    /// timeline than its own running time.
+    pub shift: i64,
+    /// Alignment (auto): the input was interrupted (a reconnection places it anew);
+    /// from this own running time on, until measured again, it is not restored to.
+    pub realign: Option<u64>,
+    /// ... and the estimator must forget its history before its next data.
+    pub align_reset: bool,
 }
 
 impl Default for PadState {
@@ -136,6 +161,9 @@ impl Default for PadState {
             dropped_behind: 0,
             active_time: 0,
             raw: None,
+            shift: 0,
+            realign: None,
+            align_reset: false,
         }
     }
 }
@@ -246,6 +274,16 @@ impl Output {
     }
 }
 
+/// A switch that takes effect at a switch point (encoded video: the incoming
+/// input's keyframe; a group member: the point its video member chose).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Staged {
+    pub to: Input,
+    pub reason: Reason,
+    /// Running time where it takes effect, once known.
+    pub at: Option<u64>,
+}
+
 /// A side effect decided under the state lock, carried out by the outbox once the
 /// locks are released.
 pub(super) enum Note {
@@ -262,17 +300,36 @@ pub(super) enum Note {
         reason: String,
     },
     Warning(String),
+    /// The alignment estimate changed (`failover-aligned`).
+    Aligned {
+        offset: i64,
+        confident: bool,
+        confidence: f64,
+        running_time: u64,
+    },
+    /// The latency the element adds changed: the pipeline must recompute it.
+    LatencyChanged,
     /// Tell the input's upstream whether it is on air (`failover-on-air`).
     OnAir(Input, bool),
     /// Ask the input's upstream to renegotiate (the output caps changed).
     Reconfigure(Input),
+    /// The group decided or chose a switch point: the other members look.
+    GroupChanged,
 }
 
 /// Everything the state mutex guards.
 pub(super) struct State {
     pub settings: Settings,
     pub pads: [PadState; 2],
+    /// The input whose data goes out.
     pub active: Option<Input>,
+    /// A decided switch waiting for its switch point.
+    pub next: Option<Staged>,
+    /// The group this element belongs to, its member id, and the last group decision
+    /// it applied.
+    pub group: Option<Arc<Group>>,
+    pub member_id: usize,
+    pub group_seq: u64,
     pub out: Output,
     pub switch_count: u64,
     /// The application chose the active input (`active-pad`): no automatic restore.
@@ -288,6 +345,10 @@ pub(super) struct State {
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
+    /// Alignment (auto): the estimator currently has a confident offset.
+    pub aligned: bool,
+    /// Every input ended by being unlinked: the timer task sends EOS.
+    pub eos_pending: bool,
     /// Not live: how long the output has stood still.
     pub still: StillWatch,
     /// Waiting threads (standby inputs, the timer task) must look at the state again.
@@ -301,9 +362,13 @@ pub(super) struct State {
 impl State {
     pub fn new(settings: Settings) -> Self {
         Self {
-            settings,
             pads: Default::default(),
             active: Some(settings.start_pad),
+            next: None,
+            group: None,
+            member_id: 0,
+            group_seq: 0,
+            settings,
             out: Output {
                 segment_pending: true,
                 discont: true,
@@ -319,6 +384,8 @@ impl State {
             group_id: gst::GroupId::next(),
             outbox: Outbox::default(),
             still: StillWatch::default(),
+            eos_pending: false,
+            aligned: false,
             wake: false,
             waiting: 0,
             wake_at: u64::MAX,
@@ -387,13 +454,14 @@ impl State {
         self.settle(i, was, now);
     }
 
-    /// Live: marks inputs without data for their timeout as timed out.
-    pub fn refresh(&mut self, clock_now: Option<u64>) {
+    /// Live: marks inputs without data for their timeout as timed out (`base` is the
+    /// element's base time).
+    pub fn refresh(&mut self, clock_now: Option<u64>, base: u64) {
         let Some(now) = clock_now.filter(|_| self.live() && self.playing) else {
             return;
         };
         for i in Input::BOTH {
-            if self.holds_ahead(i) {
+            if self.holds_ahead(i, now.saturating_sub(base)) {
                 continue;
             }
             let p = self.pad(i);
@@ -406,39 +474,137 @@ impl State {
         }
     }
 
-    /// An input that is not live (a fallback file in a live pipeline) waiting with
-    /// data beyond the output has not stalled: it is paced by the output.
-    pub fn holds_ahead(&self, i: Input) -> bool {
+    /// An input that is not live (a fallback file in a live pipeline) has not stalled
+    /// while it has data ahead: waiting beyond the output, or, once it carries the
+    /// output, beyond the clock's running time `clock_rt` (it is read faster than
+    /// real time).
+    pub fn holds_ahead(&self, i: Input, clock_rt: u64) -> bool {
         let p = self.pad(i);
-        !p.is_live()
-            && p.held
-                .back()
-                .is_some_and(|h| self.out.pos.is_none_or(|o| h.end > o))
+        let waiting = p
+            .held
+            .back()
+            .is_some_and(|h| self.out.pos.is_none_or(|o| h.end > o));
+        !p.is_live() && (waiting || p.position.is_some_and(|pos| pos > clock_rt))
     }
 
-    /// Asks the policy whether to switch, and does.
+    /// The input the element decided on: where a staged switch goes, else the
+    /// active input.
+    pub fn target(&self) -> Option<Input> {
+        self.next.map(|n| Some(n.to)).unwrap_or(self.active)
+    }
+
+    /// Whether the output is encoded video: switches take effect at keyframes.
+    pub fn chooses_keyframes(&self) -> bool {
+        self.out
+            .desc
+            .as_ref()
+            .is_some_and(|d| d.kind() == Kind::Encoded && d.media_type.starts_with("video/"))
+    }
+
+    /// Whether a switch waits for a switch point (this element's keyframes, or its
+    /// group's video member's).
+    pub fn needs_switch_point(&self) -> bool {
+        self.chooses_keyframes() || self.group.as_ref().is_some_and(|g| g.lock().has_video())
+    }
+
+    /// Asks the policy whether to switch (the group's, for a member of one), and does.
     pub fn evaluate(&mut self, now: u64) {
         self.hand_over_caps(now);
         let health = [self.pads[0].health.clone(), self.pads[1].health.clone()];
-        let decision = policy::decide(
-            &self.settings.policy(),
-            self.active,
-            &health,
-            now,
-            self.manual_hold,
-        );
-        if let Some(sw) = decision.filter(|sw| sw.to != self.active) {
-            self.switch(sw.to, sw.reason);
+        let Some(group) = self.group.clone() else {
+            let decision = policy::decide(
+                &self.settings.policy(),
+                self.target(),
+                &health,
+                now,
+                self.manual_hold,
+            );
+            if let Some(sw) = decision.filter(|sw| sw.to != self.target()) {
+                self.switch(sw.to, sw.reason);
+            }
+            return;
+        };
+        let (seq, target, reason) = {
+            let mut gs = group.lock();
+            gs.update(self.member_id, health, self.chooses_keyframes());
+            if let Some(sw) = gs.decide(&self.settings.policy(), now) {
+                gst::debug!(
+                    super::imp::CAT,
+                    "group {} decides: {} ({})",
+                    group.name(),
+                    Input::name_of(sw.to),
+                    sw.reason.as_str()
+                );
+                gs.apply(sw.to, sw.reason);
+                self.outbox.push(Note::GroupChanged);
+            }
+            (gs.seq, gs.target, gs.reason)
+        };
+        self.follow_group(seq, target, reason);
+    }
+
+    /// Applies the group's latest decision once.
+    fn follow_group(&mut self, seq: u64, target: Option<Input>, reason: Reason) {
+        if seq == self.group_seq {
+            return;
+        }
+        self.group_seq = seq;
+        self.manual_hold = reason == Reason::Manual;
+        if target != self.target() {
+            self.switch(target, reason);
         }
     }
 
+    /// The application chose `target` (`active-pad`): for the whole group, if any.
+    pub fn manual(&mut self, target: Input) {
+        let Some(group) = self.group.clone() else {
+            if self.target() != Some(target) {
+                self.switch(Some(target), Reason::Manual);
+            }
+            self.manual_hold = true;
+            return;
+        };
+        let seq = {
+            let mut gs = group.lock();
+            gs.apply(Some(target), Reason::Manual);
+            gs.seq
+        };
+        self.outbox.push(Note::GroupChanged);
+        self.follow_group(seq, Some(target), Reason::Manual);
+    }
+
+    /// Switches to `to`: at once, or, where a switch point is needed, staged until
+    /// it is known (see `staged.rs`). Switching back to the active input cancels a
+    /// staged switch that has not taken effect.
     pub fn switch(&mut self, to: Option<Input>, reason: Reason) {
+        self.manual_hold = reason == Reason::Manual;
+        if to == self.active {
+            if self.next.take().is_some() {
+                gst::debug!(super::imp::CAT, "staged switch called off");
+            }
+            return;
+        }
+        match (self.active, to) {
+            (Some(_), Some(to)) if self.needs_switch_point() => {
+                self.next = Some(Staged {
+                    to,
+                    reason,
+                    at: None,
+                });
+                self.wake();
+            }
+            _ => {
+                self.next = None;
+                self.take_effect(to, reason, None);
+            }
+        }
+    }
+
+    /// The output goes over to `to` now (`at`: the switch point, for the message).
+    pub fn take_effect(&mut self, to: Option<Input>, reason: Reason, at: Option<u64>) {
         let from = self.active;
         self.active = to;
         self.switch_count += 1;
-        // A manual choice holds until that input fails or the application chooses
-        // again.
-        self.manual_hold = reason == Reason::Manual;
         self.out.discont = true;
         self.out.just_switched = true;
         let crossfade = self.settings.crossfade;
@@ -457,7 +623,7 @@ impl State {
             from,
             to,
             reason,
-            running_time: self.out.pos.unwrap_or(0),
+            running_time: at.or(self.out.pos).unwrap_or(0),
             count: self.switch_count,
         });
         for i in Input::BOTH {
@@ -473,7 +639,8 @@ impl State {
     /// trickle: data keeps coming, ever later).
     pub fn is_late(&self, i: Input, clock_rt: Option<u64>) -> bool {
         let p = self.pad(i);
-        match (clock_rt.filter(|_| p.is_live()), p.position) {
+        let own = p.position.map(|pos| pos.saturating_add_signed(p.shift));
+        match (clock_rt.filter(|_| p.is_live()), own) {
             (Some(rt), Some(pos)) => {
                 rt > pos
                     .saturating_add(p.latency)

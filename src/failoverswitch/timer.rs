@@ -29,12 +29,14 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 impl FailoverSwitch {
     /// The next clock time the timer task must look at, if any.
     fn next_deadline(&self, st: &State) -> Option<u64> {
+        let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
+        let rt = self.clock_now().map_or(0, |n| n.saturating_sub(base));
         let timeouts = st
             .pads
             .iter()
             .zip(super::policy::Input::BOTH)
             .filter(|(p, i)| {
-                !p.health.timed_out && !p.health.eos && !p.health.absent && !st.holds_ahead(*i)
+                !p.health.timed_out && !p.health.eos && !p.health.absent && !st.holds_ahead(*i, rt)
             })
             .filter_map(|(p, i)| {
                 p.last_data
@@ -55,7 +57,16 @@ impl FailoverSwitch {
                 .pos
                 .map_or(0, |o| base.saturating_add(o).saturating_add(chunk))
         });
-        timeouts.chain(fill).min()
+        // With latency, the active input's next data is released when due.
+        let release = (st.settings.latency > 0)
+            .then(|| st.active.and_then(|a| st.pad(a).held.front()))
+            .flatten()
+            .map(|h| {
+                let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
+                base.saturating_add(h.start)
+                    .saturating_add(st.settings.latency)
+            });
+        timeouts.chain(fill).chain(release).min()
     }
 
     /// One round of the source pad task: when live, waits on the pipeline clock for
@@ -66,6 +77,16 @@ impl FailoverSwitch {
         if st.shutdown {
             drop(st);
             let _ = self.srcpad.pause_task();
+            return;
+        }
+        // What was decided where nothing may be delivered (inside a pad's link or
+        // unlink) is delivered here.
+        if !st.outbox.is_empty() || st.eos_pending {
+            let eos = std::mem::take(&mut st.eos_pending);
+            self.release(st);
+            if eos {
+                self.send_eos();
+            }
             return;
         }
         if !st.live() && st.active.is_some() {
@@ -93,10 +114,18 @@ impl FailoverSwitch {
             self.release(st);
             return;
         }
-        st.refresh(Some(now));
+        let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
+        st.refresh(Some(now), base);
         let pnow = st.policy_now(Some(now));
         st.evaluate(pnow);
+        let release = st
+            .active
+            .filter(|_| st.settings.latency > 0)
+            .or(st.next.map(|n| n.to));
         self.release(st);
+        if let Some(input) = release {
+            let _ = self.drain(input);
+        }
         self.fill(now);
     }
 
@@ -114,9 +143,10 @@ impl FailoverSwitch {
         let out_pos = st.out.pos;
         let still = st.still.observe(out_pos, counting, rt, wall);
         if let Some(a) = st.active.filter(|_| counting) {
+            // Only a standby that could take over makes the active input late.
+            let candidate = st.pad(a.other()).health.is_healthy() || st.may_take_format(a.other());
             let other = st.pad(a.other());
-            let waiting = !other.health.eos
-                && !other.health.absent
+            let waiting = candidate
                 && other
                     .position
                     .is_some_and(|p| out_pos.is_none_or(|o| p > o));

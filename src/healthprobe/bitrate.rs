@@ -61,12 +61,6 @@ impl BitrateWindow {
         self.head = 0;
     }
 
-    /// Forgets everything, including the last verdict.
-    pub fn clear(&mut self) {
-        self.reset();
-        self.low = false;
-    }
-
     /// Records a buffer of `bytes` bytes that starts at running time `start`.
     pub fn push(&mut self, start: u64, duration: Option<u64>, bytes: u64) {
         if self.first.is_some() && start.saturating_add(self.window_ns) < self.head {
@@ -276,8 +270,6 @@ mod tests {
         );
         feed(&mut w, 200 * MS, 50, 20, 1000);
         assert!(!w.judge(64_000));
-        w.clear();
-        assert!(!w.is_low());
     }
 
     #[test]

@@ -39,11 +39,6 @@ impl DiscontTracker {
         self.fresh = true;
     }
 
-    /// Forgets everything including the counts.
-    pub fn clear(&mut self) {
-        *self = DiscontTracker::new();
-    }
-
     /// Records one buffer. `start` is its running time (None when it has no
     /// timestamp). Returns whether the buffer is a discontinuity.
     pub fn push(&mut self, start: Option<u64>, duration: Option<u64>, flagged: bool) -> bool {
@@ -122,9 +117,6 @@ mod tests {
         d.push(Some(5_000 * MS), Some(20 * MS), false);
         d.restart();
         assert!(!d.push(Some(0), Some(20 * MS), true));
-        assert_eq!(d.count(), 0);
-        d.push(Some(5_000 * MS), Some(20 * MS), false);
-        d.clear();
         assert_eq!(d.count(), 0);
     }
 

@@ -9,29 +9,12 @@
 /// survives serialisation (JSON, `gst-launch-1.0 -m`, Python) unchanged.
 pub const MIN_DB: f64 = -200.0;
 
-/// Sample formats the level meter understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SampleKind {
-    S16,
-    S32,
-    F32,
-    F64,
-}
-
-impl SampleKind {
-    pub fn width(self) -> usize {
-        match self {
-            SampleKind::S16 => 2,
-            SampleKind::S32 | SampleKind::F32 => 4,
-            SampleKind::F64 => 8,
-        }
-    }
-}
+use crate::sample_format::SampleFormat;
 
 /// Layout of interleaved audio to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioLayout {
-    pub kind: SampleKind,
+    pub kind: SampleFormat,
     pub big_endian: bool,
     pub channels: usize,
     pub rate: u32,
@@ -131,28 +114,28 @@ impl Level {
         // poison the sums. Integer samples are always finite.
         let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
         match (layout.kind, layout.big_endian) {
-            (SampleKind::S16, false) => {
+            (SampleFormat::S16, false) => {
                 self.accumulate::<2>(data, |b| f64::from(i16::from_le_bytes(b)) / 32768.0)
             }
-            (SampleKind::S16, true) => {
+            (SampleFormat::S16, true) => {
                 self.accumulate::<2>(data, |b| f64::from(i16::from_be_bytes(b)) / 32768.0)
             }
-            (SampleKind::S32, false) => {
+            (SampleFormat::S32, false) => {
                 self.accumulate::<4>(data, |b| f64::from(i32::from_le_bytes(b)) / 2_147_483_648.0)
             }
-            (SampleKind::S32, true) => {
+            (SampleFormat::S32, true) => {
                 self.accumulate::<4>(data, |b| f64::from(i32::from_be_bytes(b)) / 2_147_483_648.0)
             }
-            (SampleKind::F32, false) => {
+            (SampleFormat::F32, false) => {
                 self.accumulate::<4>(data, |b| finite(f64::from(f32::from_le_bytes(b))))
             }
-            (SampleKind::F32, true) => {
+            (SampleFormat::F32, true) => {
                 self.accumulate::<4>(data, |b| finite(f64::from(f32::from_be_bytes(b))))
             }
-            (SampleKind::F64, false) => {
+            (SampleFormat::F64, false) => {
                 self.accumulate::<8>(data, |b| finite(f64::from_le_bytes(b)))
             }
-            (SampleKind::F64, true) => {
+            (SampleFormat::F64, true) => {
                 self.accumulate::<8>(data, |b| finite(f64::from_be_bytes(b)))
             }
         }
@@ -243,7 +226,7 @@ pub fn db_to_power(db: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn layout(kind: SampleKind, big_endian: bool, channels: usize) -> AudioLayout {
+    fn layout(kind: SampleFormat, big_endian: bool, channels: usize) -> AudioLayout {
         AudioLayout {
             kind,
             big_endian,
@@ -257,16 +240,18 @@ mod tests {
         let mut out = Vec::new();
         for &s in samples {
             match (l.kind, l.big_endian) {
-                (SampleKind::S16, false) => out.extend(((s * 32767.0) as i16).to_le_bytes()),
-                (SampleKind::S16, true) => out.extend(((s * 32767.0) as i16).to_be_bytes()),
-                (SampleKind::S32, false) => {
+                (SampleFormat::S16, false) => out.extend(((s * 32767.0) as i16).to_le_bytes()),
+                (SampleFormat::S16, true) => out.extend(((s * 32767.0) as i16).to_be_bytes()),
+                (SampleFormat::S32, false) => {
                     out.extend(((s * 2_147_483_647.0) as i32).to_le_bytes())
                 }
-                (SampleKind::S32, true) => out.extend(((s * 2_147_483_647.0) as i32).to_be_bytes()),
-                (SampleKind::F32, false) => out.extend((s as f32).to_le_bytes()),
-                (SampleKind::F32, true) => out.extend((s as f32).to_be_bytes()),
-                (SampleKind::F64, false) => out.extend(s.to_le_bytes()),
-                (SampleKind::F64, true) => out.extend(s.to_be_bytes()),
+                (SampleFormat::S32, true) => {
+                    out.extend(((s * 2_147_483_647.0) as i32).to_be_bytes())
+                }
+                (SampleFormat::F32, false) => out.extend((s as f32).to_le_bytes()),
+                (SampleFormat::F32, true) => out.extend((s as f32).to_be_bytes()),
+                (SampleFormat::F64, false) => out.extend(s.to_le_bytes()),
+                (SampleFormat::F64, true) => out.extend(s.to_be_bytes()),
             }
         }
         out
@@ -286,13 +271,7 @@ mod tests {
 
     #[test]
     fn every_format_measures_the_same_sine() {
-        let all = [
-            SampleKind::S16,
-            SampleKind::S32,
-            SampleKind::F32,
-            SampleKind::F64,
-        ];
-        for kind in all {
+        for kind in SampleFormat::ALL {
             for be in [false, true] {
                 let l = layout(kind, be, 2);
                 let data = encode(&l, &sine(0.5, 2, 4800));
@@ -325,7 +304,7 @@ mod tests {
     fn every_channel_count_and_length_is_measured_per_channel() {
         for channels in 1..=10usize {
             for frames in [1usize, 3, 4, 5, 480, 481] {
-                let l = layout(SampleKind::F32, false, channels);
+                let l = layout(SampleFormat::F32, false, channels);
                 // channel c carries a constant (c + 1) / 10
                 let samples: Vec<f64> = (0..frames)
                     .flat_map(|_| (0..channels).map(|c| (c + 1) as f64 / 10.0))
@@ -347,7 +326,7 @@ mod tests {
 
     #[test]
     fn full_scale_negative_s16_is_zero_db_peak() {
-        let l = layout(SampleKind::S16, false, 1);
+        let l = layout(SampleFormat::S16, false, 1);
         let data = i16::MIN.to_le_bytes();
         let mut level = Level::new(1);
         level.add(&l, &data);
@@ -357,7 +336,7 @@ mod tests {
 
     #[test]
     fn silence_and_empty_are_floored() {
-        let l = layout(SampleKind::F32, false, 3);
+        let l = layout(SampleFormat::F32, false, 3);
         let mut level = Level::new(3);
         assert_eq!(level.rms_db(), vec![MIN_DB; 3]);
         level.add(&l, &vec![0u8; 3 * 4 * 100]);
@@ -368,7 +347,7 @@ mod tests {
 
     #[test]
     fn partial_frames_and_mismatched_layouts_are_ignored() {
-        let l = layout(SampleKind::S16, false, 2);
+        let l = layout(SampleFormat::S16, false, 2);
         let mut level = Level::new(2);
         level.add(&l, &[0x00, 0x40, 0x00, 0x40, 0xff]);
         assert_eq!(level.frames(), 1);
@@ -379,7 +358,7 @@ mod tests {
 
     #[test]
     fn nan_samples_do_not_poison_the_level() {
-        let l = layout(SampleKind::F32, false, 1);
+        let l = layout(SampleFormat::F32, false, 1);
         let mut data = f32::NAN.to_le_bytes().to_vec();
         data.extend(0.5f32.to_le_bytes());
         let mut level = Level::new(1);
@@ -390,7 +369,7 @@ mod tests {
 
     #[test]
     fn merge_combines_sums_and_peaks() {
-        let l = layout(SampleKind::F64, false, 1);
+        let l = layout(SampleFormat::F64, false, 1);
         let mut a = Level::new(1);
         a.add(&l, &encode(&l, &[0.5, 0.5]));
         let mut b = Level::new(1);

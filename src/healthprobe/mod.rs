@@ -8,15 +8,15 @@
 use gst::glib;
 use gst::prelude::*;
 
-pub mod bitrate;
-pub mod discont;
+pub(crate) mod bitrate;
+pub(crate) mod discont;
 mod imp;
-pub mod lateness;
-pub mod level;
-pub mod schedule;
-pub mod silence;
+pub(crate) mod lateness;
+pub(crate) mod level;
+pub(crate) mod schedule;
+pub(crate) mod silence;
 mod state;
-pub mod verdict;
+pub(crate) mod verdict;
 
 pub use state::MESSAGE_NAME;
 

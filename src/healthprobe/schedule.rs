@@ -67,11 +67,6 @@ impl Schedule {
         self.running = false;
     }
 
-    /// Forgets everything observed (READY).
-    pub fn clear(&mut self) {
-        *self = Schedule::new(self.stall_timeout, self.interval);
-    }
-
     pub fn is_running(&self) -> bool {
         self.running
     }
@@ -256,7 +251,5 @@ mod tests {
         assert!(s.is_stalled());
         s.configure(0, 250 * MS, Some(1_900 * MS));
         assert!(!s.is_stalled());
-        s.clear();
-        assert!(!s.is_running());
     }
 }

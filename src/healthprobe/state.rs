@@ -11,10 +11,11 @@ use std::sync::LazyLock;
 use super::bitrate::BitrateWindow;
 use super::discont::DiscontTracker;
 use super::lateness::{LateTracker, TimeBase, lag, time_base};
-use super::level::{AudioLayout, Level, SampleKind};
+use super::level::{AudioLayout, Level};
 use super::schedule::Schedule;
 use super::silence::{SilenceTracker, block_frames};
 use super::verdict::{Conditions, Verdict, VerdictTracker, report_reason};
+use crate::sample_format::SampleFormat;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -551,17 +552,7 @@ fn audio_layout(caps: &gst::CapsRef) -> Option<AudioLayout> {
     if !interleaved || rate == 0 || channels == 0 {
         return None;
     }
-    let (kind, big_endian) = match format {
-        F::S16le => (SampleKind::S16, false),
-        F::S16be => (SampleKind::S16, true),
-        F::S32le => (SampleKind::S32, false),
-        F::S32be => (SampleKind::S32, true),
-        F::F32le => (SampleKind::F32, false),
-        F::F32be => (SampleKind::F32, true),
-        F::F64le => (SampleKind::F64, false),
-        F::F64be => (SampleKind::F64, true),
-        _ => return None,
-    };
+    let (kind, big_endian) = SampleFormat::from_gst_any_endian(format)?;
     Some(AudioLayout {
         kind,
         big_endian,

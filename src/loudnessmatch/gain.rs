@@ -57,6 +57,16 @@ impl Follower {
         *self = Follower::new(self.len);
     }
 
+    /// Averages the last `len` passed blocks from now on (a mode change).
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len.max(1);
+        while self.passed.len() > self.len {
+            if let Some(old) = self.passed.pop_front() {
+                self.passed_sum -= old;
+            }
+        }
+    }
+
     /// Feed the loudness of the 400 ms block that just ended. Returns whether it
     /// passed the gates.
     pub fn push_block(&mut self, lufs: f64) -> bool {
@@ -120,21 +130,129 @@ pub struct GainLimits {
 }
 
 impl GainLimits {
-    pub fn clamp(&self, db: f64) -> f64 {
-        let (lo, hi) = if self.min_db <= self.max_db {
+    /// The bounds, lowest first (a `min-gain` above `max-gain` swaps them).
+    pub fn ordered(&self) -> (f64, f64) {
+        if self.min_db <= self.max_db {
             (self.min_db, self.max_db)
         } else {
             (self.max_db, self.min_db)
-        };
+        }
+    }
+
+    pub fn clamp(&self, db: f64) -> f64 {
+        let (lo, hi) = self.ordered();
         db.clamp(lo, hi)
     }
 }
 
-/// Gain that brings `own` loudness to `target`; `None` (hold) if either is unknown.
-pub fn wanted_gain(own: Option<f64>, target: Option<f64>, limits: GainLimits) -> Option<f64> {
+/// Gain that brings `own` loudness to `target`, before the bounds; `None` (hold)
+/// if either is unknown.
+pub fn needed_gain(own: Option<f64>, target: Option<f64>) -> Option<f64> {
     let own = own.filter(|v| v.is_finite())?;
     let target = target.filter(|v| v.is_finite())?;
-    Some(limits.clamp(target - own))
+    Some(target - own)
+}
+
+/// Gain that brings `own` loudness to `target` within the bounds; `None` (hold)
+/// if either is unknown.
+#[cfg(test)]
+pub fn wanted_gain(own: Option<f64>, target: Option<f64>, limits: GainLimits) -> Option<f64> {
+    needed_gain(own, target).map(|g| limits.clamp(g))
+}
+
+/// How far past a bound the needed gain must go before [`BoundWatch`] tells.
+pub const BOUND_MARGIN_DB: f64 = 0.5;
+
+/// The gain held at a bound, short of its target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundHit {
+    /// Gain that would reach the target (dB).
+    pub needed_db: f64,
+    /// The bound it is held at (dB).
+    pub bound_db: f64,
+    /// `max-gain` (true) or `min-gain` (false).
+    pub upper: bool,
+}
+
+impl BoundHit {
+    /// The property that keeps the gain from its target.
+    pub fn property(&self) -> &'static str {
+        if self.upper { "max-gain" } else { "min-gain" }
+    }
+
+    /// How far the output stays from the target (dB, positive).
+    pub fn shortfall_db(&self) -> f64 {
+        (self.needed_db - self.bound_db).abs()
+    }
+
+    /// A sentence for the user.
+    pub fn describe(&self) -> String {
+        let (side, advice) = if self.upper {
+            ("quiet", "raise max-gain to at least")
+        } else {
+            ("loud", "lower min-gain to at most")
+        };
+        format!(
+            "the gain cannot reach its target: it needs {:+.1} dB but {} is {:+.1} dB, \
+             so the output stays {:.1} dB too {side}; {advice} {:.1}",
+            self.needed_db,
+            self.property(),
+            self.bound_db,
+            self.shortfall_db(),
+            self.needed_db,
+        )
+    }
+}
+
+/// Tells once when the gain is held at a bound more than [`BOUND_MARGIN_DB`] short
+/// of its target, and again only after the needed gain came back within the
+/// bounds (or went past the other bound) and then left them again.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BoundWatch {
+    /// The bound the gain is held at (`true`: the upper), if it is.
+    hit: Option<bool>,
+}
+
+impl BoundWatch {
+    /// Whether the gain is held at a bound now.
+    #[cfg(test)]
+    pub fn is_hit(&self) -> bool {
+        self.hit.is_some()
+    }
+
+    /// Looks at the gain `needed_db` against `limits`; returns the hit to tell about.
+    pub fn check(&mut self, needed_db: f64, limits: GainLimits) -> Option<BoundHit> {
+        let (lo, hi) = limits.ordered();
+        let hit = if needed_db > hi {
+            Some(BoundHit {
+                needed_db,
+                bound_db: hi,
+                upper: true,
+            })
+        } else if needed_db < lo {
+            Some(BoundHit {
+                needed_db,
+                bound_db: lo,
+                upper: false,
+            })
+        } else {
+            None
+        };
+        match (self.hit, hit) {
+            (Some(upper), Some(h)) if h.upper == upper => None,
+            (_, Some(h)) if h.shortfall_db() > BOUND_MARGIN_DB => {
+                self.hit = Some(h.upper);
+                Some(h)
+            }
+            (_, h) => {
+                // recovered (or only just past a bound)
+                if h.is_none() {
+                    self.hit = None;
+                }
+                None
+            }
+        }
+    }
 }
 
 /// Gain in dB to a linear factor (exactly 1.0 for 0 dB).
@@ -174,10 +292,6 @@ impl GainRamp {
 
     pub fn current_db(&self) -> f64 {
         self.current_db
-    }
-
-    pub fn wanted_db(&self) -> f64 {
-        self.wanted_db
     }
 
     pub fn set_wanted(&mut self, db: f64) {
@@ -303,6 +417,59 @@ mod tests {
             wanted_gain(Some(-20.0), Some(f64::NEG_INFINITY), LIMITS),
             None
         );
+    }
+
+    #[test]
+    fn bound_watch_tells_once_per_episode() {
+        let mut w = BoundWatch::default();
+        // within the bounds, or past them by less than the margin: nothing
+        assert_eq!(w.check(7.0, LIMITS), None);
+        assert_eq!(w.check(12.4, LIMITS), None);
+        assert!(!w.is_hit());
+        // 15 dB needed, 12 allowed: told once
+        let hit = w.check(15.0, LIMITS).unwrap();
+        assert_eq!(hit.property(), "max-gain");
+        assert!((hit.shortfall_db() - 3.0).abs() < 1e-12);
+        let text = hit.describe();
+        assert!(text.contains("3.0 dB too quiet"), "{text}");
+        assert!(text.contains("raise max-gain to at least 15"), "{text}");
+        for needed in [15.0, 16.0, 12.1, 13.0] {
+            assert_eq!(w.check(needed, LIMITS), None);
+        }
+        assert!(w.is_hit());
+        // back within the bounds: recovered; the next hit is told again
+        assert_eq!(w.check(11.0, LIMITS), None);
+        assert!(!w.is_hit());
+        let hit = w.check(-20.0, LIMITS).unwrap();
+        assert_eq!(hit.property(), "min-gain");
+        assert!(
+            hit.describe().contains("8.0 dB too loud"),
+            "{}",
+            hit.describe()
+        );
+        assert!(hit.describe().contains("lower min-gain to at most -20"));
+        // from one bound straight to the other: told
+        assert!(w.check(20.0, LIMITS).is_some());
+        // swapped bounds are read lowest first
+        let mut w = BoundWatch::default();
+        let swapped = GainLimits {
+            min_db: 12.0,
+            max_db: -12.0,
+        };
+        assert_eq!(w.check(13.0, swapped).unwrap().bound_db, 12.0);
+    }
+
+    #[test]
+    fn follower_window_can_shrink() {
+        let mut f = Follower::new(NORMALIZE_BLOCKS);
+        for _ in 0..70 {
+            f.push_block(-30.0);
+        }
+        for _ in 0..30 {
+            f.push_block(-20.0);
+        }
+        f.set_len(MATCH_BLOCKS);
+        assert!((f.estimate().unwrap() + 20.0).abs() < 1e-9);
     }
 
     #[test]

@@ -7,11 +7,12 @@ use super::engine::{Engine, Goal, Mode, Params, Report};
 use super::meter::Speaker;
 use super::pcm::{Pod, samples, to_bytes};
 use super::props::{LoudnessMatchMode, Settings};
+use super::reference::{Published, RefStatus, ReferenceCache, reference_status};
 use super::timeline::Timeline;
+use crate::sample_format::SampleFormat;
 use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -22,25 +23,10 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    F32,
-    F64,
-    S16,
-    S32,
-}
-
-/// What became of the `reference` lookup; warnings are posted when it changes.
-#[derive(Debug, Clone, PartialEq)]
-enum RefStatus {
-    Usable(Option<f64>),
-    Problem(String),
-}
-
 #[derive(Default)]
 struct State {
     info: Option<gst_audio::AudioInfo>,
-    format: Option<Format>,
+    format: Option<SampleFormat>,
     engine: Option<Engine>,
     timeline: Option<Timeline>,
     /// Output frames pushed since the timeline started.
@@ -49,6 +35,9 @@ struct State {
     discont: bool,
     /// Last problem with the reference that was warned about.
     ref_problem: Option<String>,
+    /// What a downstream `failoverswitch` said last: whether this element's output
+    /// is on air (`None`: nobody said; the gain moves as if on air).
+    on_air: Option<bool>,
 }
 
 pub struct LoudnessMatch {
@@ -56,14 +45,14 @@ pub struct LoudnessMatch {
     srcpad: gst::Pad,
     settings: Mutex<Settings>,
     state: Mutex<State>,
-    /// This element's gated short-term loudness (f64 bits, NaN when none), read by
-    /// elements that name this one as their `reference`.
-    published: AtomicU64,
+    /// This element's gated short-term loudness, read by elements that name this
+    /// one as their `reference`.
+    published: Published,
     /// Last element found for `reference`, to avoid searching the bin each buffer.
-    ref_cache: Mutex<Option<(String, glib::WeakRef<super::LoudnessMatch>)>>,
+    ref_cache: ReferenceCache,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -100,63 +89,21 @@ fn fmt_db(v: f64) -> String {
 
 impl LoudnessMatch {
     fn publish(&self, estimate: Option<f64>) {
-        let bits = estimate.unwrap_or(f64::NAN).to_bits();
-        self.published.store(bits, Ordering::Relaxed);
+        self.published.set(estimate);
     }
 
-    fn published_estimate(&self) -> Option<f64> {
-        let v = f64::from_bits(self.published.load(Ordering::Relaxed));
-        if v.is_nan() { None } else { Some(v) }
+    /// The mode written last (in effect from the next buffer).
+    pub(super) fn mode(&self) -> LoudnessMatchMode {
+        lock(&self.settings).mode
     }
 
-    /// Find the `reference` element from the top-level bin. Called without any of
-    /// this element's locks held.
+    /// This element's gated short-term loudness, for elements following it.
+    pub(super) fn published_estimate(&self) -> Option<f64> {
+        self.published.get()
+    }
+
     fn reference_status(&self, name: Option<&str>) -> RefStatus {
-        let Some(name) = name.filter(|n| !n.is_empty()) else {
-            return RefStatus::Problem("mode=match but no 'reference' is set".into());
-        };
-        let cached = lock(&self.ref_cache)
-            .as_ref()
-            .filter(|(n, _)| n == name)
-            .and_then(|(_, w)| w.upgrade());
-        let other = match cached {
-            Some(o) if o.name() == name && o.parent().is_some() => o,
-            _ => {
-                let mut top: gst::Object = self.obj().clone().upcast();
-                while let Some(p) = top.parent() {
-                    top = p;
-                }
-                let Ok(bin) = top.downcast::<gst::Bin>() else {
-                    return RefStatus::Problem(format!(
-                        "reference '{name}' not found: this element is not in a bin"
-                    ));
-                };
-                let Some(el) = bin.by_name(name) else {
-                    return RefStatus::Problem(format!(
-                        "reference '{name}' not found in '{}'",
-                        bin.name()
-                    ));
-                };
-                let Ok(lm) = el.downcast::<super::LoudnessMatch>() else {
-                    return RefStatus::Problem(format!(
-                        "reference '{name}' is not a loudnessmatch element"
-                    ));
-                };
-                *lock(&self.ref_cache) = Some((name.to_string(), lm.downgrade()));
-                lm
-            }
-        };
-        if other == *self.obj() {
-            return RefStatus::Problem("reference names this element itself".into());
-        }
-        let imp = other.imp();
-        let mode = lock(&imp.settings).mode;
-        if mode != LoudnessMatchMode::Measure {
-            return RefStatus::Problem(format!(
-                "reference '{name}' is not measuring (its mode must be 'measure')"
-            ));
-        }
-        RefStatus::Usable(imp.published_estimate())
+        reference_status(&self.obj(), &self.ref_cache, name)
     }
 
     fn build_message(
@@ -229,22 +176,22 @@ impl LoudnessMatch {
         let mut engine = state.engine.take()?;
         let ch = engine.channels();
         let buf = match fmt {
-            Format::F32 => {
+            SampleFormat::F32 => {
                 let mut out = Vec::<f32>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
             }
-            Format::F64 => {
+            SampleFormat::F64 => {
                 let mut out = Vec::<f64>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
             }
-            Format::S16 => {
+            SampleFormat::S16 => {
                 let mut out = Vec::<i16>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
             }
-            Format::S32 => {
+            SampleFormat::S32 => {
                 let mut out = Vec::<i32>::new();
                 engine.drain(goal, &mut out);
                 Self::make_buffer(state, &out, ch)
@@ -276,23 +223,20 @@ impl LoudnessMatch {
         goal: Goal,
         params: &Params,
         reports: &mut Vec<Report>,
-    ) -> Result<Option<gst::Buffer>, ebur128::Error> {
+    ) -> Option<gst::Buffer> {
         let data = samples::<T>(bytes);
-        let Some(mut engine) = state.engine.take() else {
-            return Ok(None);
-        };
+        let mut engine = state.engine.take()?;
         let mut out = Vec::<T>::new();
-        let res = engine.process(&data, goal, params, &mut out, reports);
+        engine.process(&data, goal, params, &mut out, reports);
         let ch = engine.channels();
         let shaping = engine.mode() != Mode::Measure;
         self.publish(engine.estimate());
         state.engine = Some(engine);
-        res?;
-        Ok(if shaping {
+        if shaping {
             Self::make_buffer(state, &out, ch)
         } else {
             None
-        })
+        }
     }
 
     fn sink_chain(&self, buffer: gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -300,10 +244,12 @@ impl LoudnessMatch {
         let status = (settings.mode == LoudnessMatchMode::Match)
             .then(|| self.reference_status(settings.reference.as_deref()));
         let goal = Self::goal(&settings, &status);
-        let params = settings.params();
+        let mut params = settings.params();
 
         let mut reports = Vec::new();
         let mut warn = None;
+        let bound_hit;
+        let latency_changed;
         let mut out = Vec::with_capacity(2);
         let shaping;
         let (pts, rate) = {
@@ -328,6 +274,8 @@ impl LoudnessMatch {
                 }
                 _ => {}
             }
+            latency_changed = self.apply_mode(&mut state, settings.mode.into(), goal, &mut out);
+            params.standby = state.on_air == Some(false);
             shaping = state
                 .engine
                 .as_ref()
@@ -356,22 +304,25 @@ impl LoudnessMatch {
             }
             let frames = bytes.len() / bpf.max(1);
             let bytes = &bytes[..frames * bpf];
-            if let Some(tl) = state.timeline.as_mut() {
+            if let Some(tl) = state.timeline.as_mut().filter(|_| shaping) {
                 tl.push(pts.map(|p| p.nseconds()), frames as u64);
             }
             let res = match fmt {
-                Format::F32 => self.run::<f32>(&mut state, bytes, goal, &params, &mut reports),
-                Format::F64 => self.run::<f64>(&mut state, bytes, goal, &params, &mut reports),
-                Format::S16 => self.run::<i16>(&mut state, bytes, goal, &params, &mut reports),
-                Format::S32 => self.run::<i32>(&mut state, bytes, goal, &params, &mut reports),
-            };
-            match res {
-                Ok(Some(b)) => out.push(b),
-                Ok(None) => {}
-                Err(e) => {
-                    gst::warning!(CAT, imp = self, "measurement failed: {e:?}");
+                SampleFormat::F32 => {
+                    self.run::<f32>(&mut state, bytes, goal, &params, &mut reports)
                 }
-            }
+                SampleFormat::F64 => {
+                    self.run::<f64>(&mut state, bytes, goal, &params, &mut reports)
+                }
+                SampleFormat::S16 => {
+                    self.run::<i16>(&mut state, bytes, goal, &params, &mut reports)
+                }
+                SampleFormat::S32 => {
+                    self.run::<i32>(&mut state, bytes, goal, &params, &mut reports)
+                }
+            };
+            out.extend(res);
+            bound_hit = state.engine.as_mut().and_then(|e| e.take_bound_hit());
             (pts, info.rate())
         };
 
@@ -382,20 +333,60 @@ impl LoudnessMatch {
                 ("{}; passing audio through unchanged", w)
             );
         }
+        if let Some(hit) = bound_hit {
+            gst::element_imp_warning!(self, gst::LibraryError::Settings, ("{}", hit.describe()));
+        }
+        if latency_changed {
+            let _ = self
+                .obj()
+                .post_message(gst::message::Latency::builder().src(&*self.obj()).build());
+        }
         self.post_reports(&reports, pts, rate);
 
+        for b in out {
+            self.srcpad.push(b)?;
+        }
         if shaping {
-            let mut ret = Ok(gst::FlowSuccess::Ok);
-            for b in out {
-                ret = self.srcpad.push(b);
-                if ret.is_err() {
-                    break;
-                }
-            }
-            ret
+            Ok(gst::FlowSuccess::Ok)
         } else {
             self.srcpad.push(buffer)
         }
+    }
+
+    /// Puts a `mode` written while streaming into effect (called for each buffer):
+    /// drains the limiter into `out` when shaping stops, starts the timeline afresh
+    /// when it starts. Returns whether the latency changed.
+    fn apply_mode(
+        &self,
+        state: &mut State,
+        mode: Mode,
+        goal: Goal,
+        out: &mut Vec<gst::Buffer>,
+    ) -> bool {
+        let Some(old) = state.engine.as_ref().map(|e| e.mode()) else {
+            return false;
+        };
+        if old == mode {
+            return false;
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "mode {old:?} -> {mode:?} from this buffer on"
+        );
+        if old != Mode::Measure {
+            out.extend(self.drain(state, goal));
+        }
+        if let Some(e) = state.engine.as_mut() {
+            e.set_mode(mode);
+        }
+        if old == Mode::Measure {
+            if let Some(tl) = state.timeline.as_mut() {
+                tl.clear();
+            }
+            state.frames_out = 0;
+        }
+        (old == Mode::Measure) != (mode == Mode::Measure)
     }
 
     fn post_reports(&self, reports: &[Report], pts: Option<gst::ClockTime>, rate: u32) {
@@ -438,15 +429,9 @@ impl LoudnessMatch {
             gst::warning!(CAT, imp = self, "invalid caps {caps}");
             return false;
         };
-        let format = match info.format() {
-            gst_audio::AudioFormat::F32le => Format::F32,
-            gst_audio::AudioFormat::F64le => Format::F64,
-            gst_audio::AudioFormat::S16le => Format::S16,
-            gst_audio::AudioFormat::S32le => Format::S32,
-            other => {
-                gst::warning!(CAT, imp = self, "unsupported format {other:?}");
-                return false;
-            }
+        let Some(format) = SampleFormat::from_gst(info.format()) else {
+            gst::warning!(CAT, imp = self, "unsupported format {:?}", info.format());
+            return false;
         };
         let settings = lock(&self.settings).clone();
         let params = settings.params();
@@ -456,13 +441,13 @@ impl LoudnessMatch {
         }
         let spk = speakers(&info);
         gst::debug!(CAT, imp = self, "caps {caps}, channel roles {spk:?}");
-        let mut engine = match Engine::new(settings.mode.into(), info.rate(), &spk, &params) {
-            Ok(e) => e,
-            Err(e) => {
-                gst::warning!(CAT, imp = self, "cannot measure {caps}: {e:?}");
-                return false;
-            }
-        };
+        // A mode written since the last buffer takes effect at the next one (see
+        // apply_mode), so the new engine starts in the mode the old one had.
+        let mode = state
+            .engine
+            .as_ref()
+            .map_or(settings.mode.into(), |e| e.mode());
+        let mut engine = Engine::new(mode, info.rate(), &spk, &params);
         if let Some(old) = state.engine.as_ref() {
             engine.carry_gain_from(old);
         }
@@ -574,6 +559,27 @@ impl LoudnessMatch {
         }
     }
 
+    fn src_event(&self, pad: &gst::Pad, event: gst::Event) -> bool {
+        if let Some(on_air) = crate::on_air_event::parse_event(&event) {
+            let was = lock(&self.state).on_air.replace(on_air);
+            if was != Some(on_air) {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{}: the gain {}",
+                    if on_air { "on air" } else { "standby" },
+                    if on_air {
+                        "moves at gain-rate"
+                    } else {
+                        "goes to its goal at once"
+                    }
+                );
+            }
+        }
+        // Upstream elements may care too: pass every event on.
+        gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
         match query.view_mut() {
             gst::QueryViewMut::Latency(q) => {
@@ -623,6 +629,13 @@ impl ObjectSubclass for LoudnessMatch {
             .build();
         let templ = klass.pad_template("src").expect("src template");
         let srcpad = gst::Pad::builder_from_template(&templ)
+            .event_function(|pad, parent, event| {
+                LoudnessMatch::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |imp| imp.src_event(pad, event),
+                )
+            })
             .query_function(|pad, parent, query| {
                 LoudnessMatch::catch_panic_pad_function(
                     parent,
@@ -637,8 +650,8 @@ impl ObjectSubclass for LoudnessMatch {
             srcpad,
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(State::default()),
-            published: AtomicU64::new(f64::NAN.to_bits()),
-            ref_cache: Mutex::new(None),
+            published: Published::default(),
+            ref_cache: ReferenceCache::default(),
         }
     }
 }
@@ -652,16 +665,13 @@ impl ObjectImpl for LoudnessMatch {
         let mut s = lock(&self.settings);
         match pspec.name() {
             "mode" => {
-                let Ok(mode) = value.get::<LoudnessMatchMode>() else {
-                    return;
-                };
-                if self.obj().current_state() > gst::State::Ready && mode != s.mode {
-                    gst::warning!(
+                let mode = value.get::<LoudnessMatchMode>().unwrap_or(s.mode);
+                if mode != s.mode && self.obj().current_state() > gst::State::Ready {
+                    gst::info!(
                         CAT,
                         imp = self,
-                        "mode can only be changed in the NULL or READY state"
+                        "mode {mode:?}: takes effect at the next buffer"
                     );
-                    return;
                 }
                 s.mode = mode;
             }
@@ -726,12 +736,7 @@ impl ElementImpl for LoudnessMatch {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static T: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = gst_audio::AudioCapsBuilder::new_interleaved()
-                .format_list([
-                    gst_audio::AudioFormat::F32le,
-                    gst_audio::AudioFormat::F64le,
-                    gst_audio::AudioFormat::S16le,
-                    gst_audio::AudioFormat::S32le,
-                ])
+                .format_list(SampleFormat::ALL.map(SampleFormat::to_gst))
                 .rate_range(8000..=192_000)
                 .channels_range(1..=8)
                 .build();
@@ -767,7 +772,7 @@ impl ElementImpl for LoudnessMatch {
         if transition == gst::StateChange::PausedToReady {
             *lock(&self.state) = State::default();
             self.publish(None);
-            *lock(&self.ref_cache) = None;
+            self.ref_cache.clear();
         }
         Ok(ret)
     }

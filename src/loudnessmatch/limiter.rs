@@ -11,6 +11,7 @@
 //! time the peak is output: the moving average of values that are all at or below
 //! the needed gain is itself at or below it.
 
+use super::true_peak::oversampling;
 use std::collections::VecDeque;
 
 /// Attack (look-ahead) time in seconds.
@@ -22,17 +23,6 @@ const FILTER_LEN: usize = 48;
 /// Extra steps on each side of the detector's delay, for the interpolation
 /// filter's spread.
 const SLACK: usize = 2;
-
-/// Oversampling factor for true-peak detection at `rate`.
-pub fn oversampling(rate: u32) -> usize {
-    if rate < 96_000 {
-        4
-    } else if rate < 192_000 {
-        2
-    } else {
-        1
-    }
-}
 
 /// Frames by which the limiter delays the audio at `rate`.
 pub fn delay_frames(rate: u32) -> usize {
@@ -181,8 +171,6 @@ pub struct Limiter {
     avg_pos: usize,
     avg_sum: f64,
     avg_nonzero: usize,
-    /// Smallest gain applied since the last call to `take_min_gain`.
-    min_gain: f64,
 }
 
 impl Limiter {
@@ -209,7 +197,6 @@ impl Limiter {
             avg_pos: 0,
             avg_sum: 0.0,
             avg_nonzero: 0,
-            min_gain: 1.0,
         }
     }
 
@@ -232,17 +219,6 @@ impl Limiter {
         self.avg_pos = 0;
         self.avg_sum = 0.0;
         self.avg_nonzero = 0;
-        self.min_gain = 1.0;
-    }
-
-    /// Smallest gain the limiter applied since the last call, in dB (0.0 if none).
-    pub fn take_min_gain_db(&mut self) -> f64 {
-        let g = std::mem::replace(&mut self.min_gain, 1.0);
-        if g >= 1.0 {
-            0.0
-        } else {
-            20.0 * g.max(1e-10).log10()
-        }
     }
 
     /// Process interleaved frames in place: each frame is replaced by the frame
@@ -303,9 +279,6 @@ impl Limiter {
                 self.avg_sum = self.avg.iter().sum();
             }
             let gain = (1.0 - self.avg_sum / width).clamp(0.0, 1.0);
-            if gain < self.min_gain {
-                self.min_gain = gain;
-            }
 
             let line = &mut self.line[self.line_pos * ch..(self.line_pos + 1) * ch];
             for (s, d) in frame.iter_mut().zip(line.iter_mut()) {
@@ -397,7 +370,6 @@ mod tests {
         l.process(&mut out, false);
         let d = l.delay_frames() * 2;
         assert_eq!(&out[d..], &input[..input.len() - d]);
-        assert_eq!(l.take_min_gain_db(), 0.0);
     }
 
     #[test]
@@ -410,7 +382,6 @@ mod tests {
                 l.process(&mut v, false);
                 let tp = true_peak_db(rate, 2, &v);
                 assert!(tp <= limit + 0.2, "rate {rate} limit {limit}: {tp} dBTP");
-                assert!(l.take_min_gain_db() < -10.0);
             }
         }
     }

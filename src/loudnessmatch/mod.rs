@@ -5,14 +5,18 @@
 use gst::glib;
 use gst::prelude::*;
 
-pub mod engine;
-pub mod gain;
+pub(crate) mod engine;
+pub(crate) mod gain;
+pub(crate) mod gating;
 mod imp;
-pub mod limiter;
-pub mod meter;
-pub mod pcm;
+pub(crate) mod kweighting;
+pub(crate) mod limiter;
+pub(crate) mod meter;
+pub(crate) mod pcm;
 mod props;
-pub mod timeline;
+mod reference;
+pub(crate) mod timeline;
+pub(crate) mod true_peak;
 
 pub use props::LoudnessMatchMode;
 

@@ -83,6 +83,7 @@ impl Settings {
             rate_db_s: self.gain_rate,
             true_peak_limit_db: self.true_peak_limit,
             interval_ns: self.interval,
+            standby: false,
         }
     }
 }
@@ -96,9 +97,9 @@ pub fn properties() -> &'static [glib::ParamSpec] {
                 .blurb(
                     "match: follow the loudness of the 'reference' element; normalize: \
                      steer to 'target-loudness'; measure: measure only, audio untouched \
-                     (can only be changed in the NULL or READY state)",
+                     (a change while streaming takes effect at the next buffer)",
                 )
-                .mutable_ready()
+                .mutable_playing()
                 .build(),
             glib::ParamSpecString::builder("reference")
                 .nick("Reference")
@@ -118,7 +119,10 @@ pub fn properties() -> &'static [glib::ParamSpec] {
                 .build(),
             glib::ParamSpecDouble::builder("max-gain")
                 .nick("Maximum gain")
-                .blurb("Largest gain the element may apply (dB)")
+                .blurb(
+                    "Largest gain the element may apply (dB); a WARNING says when it \
+                     keeps the gain from its goal",
+                )
                 .minimum(-60.0)
                 .maximum(60.0)
                 .default_value(DEFAULT_MAX_GAIN)
@@ -126,7 +130,10 @@ pub fn properties() -> &'static [glib::ParamSpec] {
                 .build(),
             glib::ParamSpecDouble::builder("min-gain")
                 .nick("Minimum gain")
-                .blurb("Smallest gain (largest attenuation) the element may apply (dB)")
+                .blurb(
+                    "Smallest gain (largest attenuation) the element may apply (dB); a \
+                     WARNING says when it keeps the gain from its goal",
+                )
                 .minimum(-60.0)
                 .maximum(60.0)
                 .default_value(DEFAULT_MIN_GAIN)
@@ -134,7 +141,11 @@ pub fn properties() -> &'static [glib::ParamSpec] {
                 .build(),
             glib::ParamSpecDouble::builder("gain-rate")
                 .nick("Gain rate")
-                .blurb("Fastest the gain may move (dB per second)")
+                .blurb(
+                    "Fastest the gain may move while on air (dB per second); while a \
+                     downstream failoverswitch says this input is not on air, the gain \
+                     goes to its goal at once",
+                )
                 .minimum(0.01)
                 .maximum(60.0)
                 .default_value(DEFAULT_GAIN_RATE)

@@ -27,10 +27,6 @@ impl Timeline {
         self.frames_in = 0;
     }
 
-    pub fn frames_in(&self) -> u64 {
-        self.frames_in
-    }
-
     /// Record an input buffer of `frames` frames starting at `pts`.
     pub fn push(&mut self, pts: Option<u64>, frames: u64) {
         self.marks.push_back((self.frames_in, pts));
@@ -74,7 +70,6 @@ mod tests {
         assert_eq!(t.pts_of(48), Some(1_001_000_000));
         assert_eq!(t.pts_of(480 + 96), Some(1_012_000_000));
         assert_eq!(t.pts_of(960), Some(1_025_000_000));
-        assert_eq!(t.frames_in(), 1440);
         assert_eq!(t.duration_of(480), 10_000_000);
     }
 

@@ -94,14 +94,27 @@ impl Sig {
 
     /// Raised-cosine fade in and out over `secs`, so that a true-peak reading
     /// is not that of the interpolation filter ringing on a hard onset.
-    pub fn faded(mut self, secs: f64) -> Self {
+    pub fn faded(self, secs: f64) -> Self {
+        self.fade(secs, true, true)
+    }
+
+    /// Raised-cosine fade in over `secs` only.
+    pub fn fade_in(self, secs: f64) -> Self {
+        self.fade(secs, true, false)
+    }
+
+    fn fade(mut self, secs: f64, start: bool, end: bool) -> Self {
         let n = (secs * self.rate as f64) as usize;
         let frames = self.frames();
         for i in 0..n.min(frames / 2) {
             let g = (0.5 - 0.5 * (PI * i as f64 / n as f64).cos()) as f32;
             for c in 0..self.ch {
-                self.data[i * self.ch + c] *= g;
-                self.data[(frames - 1 - i) * self.ch + c] *= g;
+                if start {
+                    self.data[i * self.ch + c] *= g;
+                }
+                if end {
+                    self.data[(frames - 1 - i) * self.ch + c] *= g;
+                }
             }
         }
         self
@@ -323,4 +336,25 @@ pub fn near(v: f64, want: f64, tol: f64, what: &str) {
         (v - want).abs() <= tol,
         "{what}: {v} not within {tol} of {want}"
     );
+}
+
+/// Writes interleaved f32 audio as a 32-bit float WAV file.
+pub fn write_wav(path: &std::path::Path, sig: &Sig) -> std::io::Result<()> {
+    let data_len = (sig.data.len() * 4) as u32;
+    let ch = sig.ch as u16;
+    let mut b = Vec::with_capacity(44 + data_len as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+    b.extend_from_slice(&ch.to_le_bytes());
+    b.extend_from_slice(&sig.rate.to_le_bytes());
+    b.extend_from_slice(&(sig.rate * ch as u32 * 4).to_le_bytes());
+    b.extend_from_slice(&(ch * 4).to_le_bytes());
+    b.extend_from_slice(&32u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    b.extend(f32_bytes(&sig.data));
+    std::fs::write(path, b)
 }

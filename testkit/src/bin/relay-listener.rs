@@ -14,7 +14,7 @@
 
 use gst::glib;
 use gst::prelude::*;
-use gst_failover_relay::{args, signals, url};
+use gst_failover_relay::{config, signals, url};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -201,12 +201,12 @@ fn parse_opts() -> Result<Option<Opts>, String> {
         match a.as_str() {
             "-h" | "--help" => return Ok(None),
             "--url" => url = Some(url::Url::parse(&val()?)?),
-            "--duration" => o.duration = args::parse_duration(&val()?)?.as_secs_f64(),
+            "--duration" => o.duration = config::parse_duration(&val()?)?.as_secs_f64(),
             "--summary" => o.summary = Some(val()?),
             "--timeline" => o.timeline = Some(val()?),
             "--events" => o.events = Some(val()?),
-            "--gap-threshold" => o.gap_threshold = args::parse_duration(&val()?)?,
-            "--connect-timeout" => o.connect_timeout = args::parse_duration(&val()?)?,
+            "--gap-threshold" => o.gap_threshold = config::parse_duration(&val()?)?,
+            "--connect-timeout" => o.connect_timeout = config::parse_duration(&val()?)?,
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
     }

@@ -10,18 +10,21 @@
 //! instead of 7). Icecast hands data to listeners in blocks of about 1400 bytes, so
 //! with 7-byte frames a listener would get a block only every 2.3 s.
 
+use super::OutputHandle;
 use gst::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Turns GAP durations into a whole number of AAC frames (1024 samples each),
 /// carrying the remainder over. Plain arithmetic, unit-tested.
 #[derive(Debug, Clone)]
-pub struct FrameClock {
+pub(crate) struct FrameClock {
     frame_ns: u64,
     carry_ns: u64,
 }
 
 impl FrameClock {
-    pub fn new(rate: u32) -> Self {
+    pub(crate) fn new(rate: u32) -> Self {
         FrameClock {
             frame_ns: 1024 * 1_000_000_000 / u64::from(rate.max(1)),
             carry_ns: 0,
@@ -29,7 +32,7 @@ impl FrameClock {
     }
 
     /// Frames that cover `gap_ns` (plus what earlier gaps left over).
-    pub fn frames_for(&mut self, gap_ns: u64) -> u64 {
+    pub(crate) fn frames_for(&mut self, gap_ns: u64) -> u64 {
         let total = self.carry_ns.saturating_add(gap_ns);
         let n = total / self.frame_ns.max(1);
         self.carry_ns = total - n * self.frame_ns;
@@ -39,7 +42,7 @@ impl FrameClock {
 
 /// One (near-)silent ADTS frame for `rate`/`channels`, encoded with `avenc_aac` (a
 /// frame from the steady state, after the encoder's priming frames).
-pub fn silent_adts_frame(rate: u32, channels: u32) -> Result<Vec<u8>, String> {
+pub(crate) fn silent_adts_frame(rate: u32, channels: u32) -> Result<Vec<u8>, String> {
     let desc = format!(
         "audiotestsrc wave=white-noise volume=0.00002 num-buffers=12 samplesperbuffer=1024 \
          ! audio/x-raw,format=F32LE,rate={rate},channels={channels} ! audioconvert \
@@ -67,6 +70,51 @@ pub fn silent_adts_frame(rate: u32, channels: u32) -> Result<Vec<u8>, String> {
         .cloned()
         .filter(|f| f.len() >= 7 && f[0] == 0xFF && f[1] & 0xF0 == 0xF0)
         .ok_or_else(|| "no silent AAC frame produced".to_string())
+}
+
+/// Answers the switch's GAP events that reach `appsink` (no input healthy) with
+/// silent AAC frames of the output's format, pushed to `out`, and counts them.
+pub(crate) fn install(appsink: &gst::Element, out: OutputHandle, count: Arc<AtomicU64>) {
+    let Some(pad) = appsink.static_pad("sink") else {
+        return;
+    };
+    let silent: Mutex<Option<(Vec<u8>, FrameClock)>> = Mutex::new(None);
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        let Some(ev) = info.event() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        match ev.view() {
+            gst::EventView::Caps(c) => {
+                let s = c.caps().structure(0);
+                let rate = s.and_then(|s| s.get::<i32>("rate").ok()).unwrap_or(0);
+                let channels = s.and_then(|s| s.get::<i32>("channels").ok()).unwrap_or(0);
+                if rate > 0 && channels > 0 {
+                    match silent_adts_frame(rate as u32, channels as u32) {
+                        Ok(f) => {
+                            if let Ok(mut g) = silent.lock() {
+                                *g = Some((f, FrameClock::new(rate as u32)));
+                            }
+                        }
+                        Err(e) => eprintln!("\nrelay: no silent keep-alive frames: {e}"),
+                    }
+                }
+            }
+            gst::EventView::Gap(g) => {
+                let (_, dur) = g.get();
+                if let (Some(d), Ok(mut guard)) = (dur, silent.lock()) {
+                    if let Some((frame, clock)) = guard.as_mut() {
+                        let n = clock.frames_for(d.nseconds());
+                        if n > 0 {
+                            out.push(frame.repeat(n as usize));
+                            count.fetch_add(n, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! that live data sits `latency` after its arrival on the pipeline clock.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Still settling: drop this buffer.
     Drop,
     /// Settled on this buffer: apply this pad offset (ns) from now on.
@@ -22,7 +22,7 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone)]
-pub struct LiveEdge {
+pub(crate) struct LiveEdge {
     settle: u64,
     latency: u64,
     start: Option<u64>,
@@ -31,7 +31,7 @@ pub struct LiveEdge {
 }
 
 impl LiveEdge {
-    pub fn new(settle_ns: u64, latency_ns: u64) -> Self {
+    pub(crate) fn new(settle_ns: u64, latency_ns: u64) -> Self {
         LiveEdge {
             settle: settle_ns,
             latency: latency_ns,
@@ -42,7 +42,7 @@ impl LiveEdge {
     }
 
     /// Forget everything (the input is reconnecting).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.start = None;
         self.min_delta = None;
         self.aligned = false;
@@ -50,7 +50,7 @@ impl LiveEdge {
 
     /// A buffer with running time `rt` (before any offset) arrives at clock running
     /// time `now`.
-    pub fn on_buffer(&mut self, now: u64, rt: u64) -> Verdict {
+    pub(crate) fn on_buffer(&mut self, now: u64, rt: u64) -> Verdict {
         if self.aligned {
             return Verdict::Pass;
         }

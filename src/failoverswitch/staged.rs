@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Staged switches of `failoverswitch`: encoded video switches at the incoming
+//! input's keyframe, and every member of a group at the point its video member chose
+//! (see the pure `switchpoint` module for the choice).
+//!
+//! While a switch is staged the outgoing input stays active and carries the output
+//! up to the switch point; units of it from the switch point on are held back. If
+//! it died, the incoming input's data that cannot go out yet (video before its first
+//! keyframe, all of a member's data before the group's point) becomes filler of the
+//! same length — GAP events, or silence for raw audio — so the output and the muxers
+//! behind it keep moving whatever the GOP length.
+
+use gst::subclass::prelude::*;
+
+use super::imp::{CAT, FailoverSwitch};
+use super::output::{Item, clock_time};
+use super::policy::Input;
+use super::state::{Note, State};
+use super::switchpoint::{self, Unit};
+use super::timeline::{self, SampleClock};
+
+impl FailoverSwitch {
+    /// Moves a staged switch on: finds its switch point, fills for a dead outgoing
+    /// input, and lets it take effect once the outgoing input has sent all it had
+    /// before the point. `push_lock` is held.
+    pub(super) fn advance_staged(&self, st: &mut State, items: &mut Vec<Item>) {
+        let (Some(next), Some(from)) = (st.next, st.active) else {
+            return;
+        };
+        let to = next.to;
+        let outgoing = st.pad(from);
+        let alive = outgoing.health.is_healthy();
+        let outgoing_end = outgoing.held.back().map(|h| h.end).or(st.out.pos);
+        let mut at = next.at.or_else(|| self.group_point(st));
+        if at.is_none() && st.chooses_keyframes() {
+            let units: Vec<Unit> = st
+                .pad(to)
+                .held
+                .iter()
+                .map(|h| Unit {
+                    start: h.start,
+                    duration: h.end - h.start,
+                    keyframe: !h.buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                })
+                .collect();
+            at = switchpoint::choose_keyframe(st.out.pos, outgoing_end, alive, &units)
+                .map(|k| st.out.pos.map_or(k, |p| p.max(k)));
+            if let Some(k) = at {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "switch to {} at its keyframe {k}",
+                    to.name()
+                );
+                self.publish_point(st, k);
+            }
+        }
+        if let Some(n) = st.next.as_mut() {
+            n.at = at;
+        }
+        gst::trace!(
+            CAT,
+            imp = self,
+            "staged switch to {}: at {at:?}, outgoing alive {alive}, sent {:?}, incoming holds {}",
+            to.name(),
+            st.out.pos,
+            st.pad(to).held.len()
+        );
+        let outgoing_left = st.pad(from).held.front().map(|h| h.start);
+        let Some(at) = at else {
+            if !alive && outgoing_left.is_none() {
+                self.fill_for_incoming(st, to, items);
+            }
+            return;
+        };
+        // The outgoing input has nothing more to send before the point.
+        let done = outgoing_left.map_or(!alive, |s| s >= at) || st.out.pos.is_some_and(|p| p >= at);
+        if !done {
+            return;
+        }
+        trim_before(st, to, at);
+        let reason = next.reason;
+        st.next = None;
+        st.take_effect(Some(to), reason, Some(at));
+    }
+
+    /// The switch point the group's video member chose for the decision this member
+    /// applied.
+    fn group_point(&self, st: &State) -> Option<u64> {
+        let group = st.group.as_ref()?;
+        let gs = group.lock();
+        (gs.seq == st.group_seq).then_some(gs.at).flatten()
+    }
+
+    /// Publishes the switch point to the group's other members.
+    fn publish_point(&self, st: &mut State, at: u64) {
+        let Some(group) = st.group.clone() else {
+            return;
+        };
+        {
+            let mut gs = group.lock();
+            if gs.seq != st.group_seq {
+                return;
+            }
+            gs.at = Some(at);
+        }
+        st.outbox.push(Note::GroupChanged);
+    }
+
+    /// The outgoing input died and the switch point is not known yet: the incoming
+    /// input's data that cannot go out (video before its first keyframe; a member's
+    /// data before its video member's keyframe) becomes filler of the same span.
+    fn fill_for_incoming(&self, st: &mut State, to: Input, items: &mut Vec<Item>) {
+        let keyframes = st.chooses_keyframes();
+        while let Some(h) = st.pad(to).held.front() {
+            let keyframe = !h.buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+            if keyframes && keyframe {
+                break;
+            }
+            let end = h.end;
+            st.pad_mut(to).held.pop_front();
+            st.pad_mut(to).dropped += 1;
+            Self::initial_events(st, items);
+            self.filler(st, end, items);
+        }
+    }
+
+    /// Moves the output to `end` with filler: silence for raw audio, a GAP event for
+    /// other media.
+    pub(super) fn filler(&self, st: &mut State, end: u64, items: &mut Vec<Item>) {
+        let from = match st.out.pos {
+            Some(p) if p >= end => return,
+            Some(p) => p,
+            None => {
+                st.out.clock = SampleClock::new(end);
+                st.out.pos = Some(end);
+                return;
+            }
+        };
+        match st.out.raw.clone() {
+            Some(raw) => {
+                let rate = raw.info.rate();
+                let frames = timeline::ns_to_frames(end - st.out.clock.position(rate), rate);
+                if frames > 0 {
+                    items.extend(Self::silence(st, frames).map(Item::Buffer));
+                }
+            }
+            None => {
+                items.push(Item::Event(
+                    gst::event::Gap::builder(clock_time(from))
+                        .duration(clock_time(end - from))
+                        .build(),
+                ));
+                st.out.clock = SampleClock::new(end);
+                st.out.pos = Some(end);
+            }
+        }
+        st.out.first_pos.get_or_insert(from);
+    }
+}
+
+/// The incoming input's held data begins at the switch point: earlier units are
+/// dropped, a raw audio buffer across it loses its head.
+fn trim_before(st: &mut State, input: Input, at: u64) {
+    let raw = st.pad(input).raw;
+    let p = st.pad_mut(input);
+    while let Some(h) = p.held.front_mut() {
+        // An encoded unit stays if at least half of it lies after the point.
+        let keep = match raw {
+            Some(_) => h.start >= at,
+            None => switchpoint::usable(Some(at), h.start, h.end - h.start),
+        };
+        if keep {
+            break;
+        }
+        if let (Some((rate, bpf)), true) = (raw, h.end > at) {
+            let skip = timeline::ns_to_frames(at - h.start, rate) as usize * bpf;
+            let size = h.buffer.size();
+            if let Ok(b) = h
+                .buffer
+                .copy_region(gst::BufferCopyFlags::all(), skip.min(size)..size)
+            {
+                h.buffer = b;
+                h.start = at;
+                break;
+            }
+        }
+        p.held.pop_front();
+        p.dropped += 1;
+    }
+}
