@@ -314,7 +314,12 @@ impl Run {
         }
         if both_ended {
             let since = *self.both_ended_since.get_or_insert(rt);
-            if rt >= since + SLOT && !self.out.eos && !self.eos_missing_reported {
+            // (An output left flushing refuses the EOS: that is flush-paired.)
+            if rt >= since + SLOT
+                && !self.out.eos
+                && !self.eos_missing_reported
+                && !self.out.flushing
+            {
                 // The EOS may come from another thread: give it some real time.
                 for _ in 0..40 {
                     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -326,7 +331,11 @@ impl Run {
                     }
                 }
             }
-            if rt >= since + SLOT && !self.out.eos && !self.eos_missing_reported {
+            if rt >= since + SLOT
+                && !self.out.eos
+                && !self.eos_missing_reported
+                && !self.out.flushing
+            {
                 self.eos_missing_reported = true;
                 self.v.push(violation(
                     Inv::EosWhenBothEnded,
