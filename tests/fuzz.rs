@@ -52,6 +52,7 @@ const GATED: &[Inv] = &[
     Inv::FlushPaired,
     Inv::CapsEnforced,
     Inv::OneInput,
+    Inv::HealthyTarget,
 ];
 
 const DEFAULT_CASES: u32 = 300;
@@ -658,6 +659,15 @@ const KNOWN: &[(Inv, &str)] = &[
         "Case { media: Raw, timeout_ms: 100, restore_ms: 0, sticky: false, crossfade_ms: 20, \
          rigid_sink: false, steps: [Caps(P, Incompatible), Stall(S), Advance(10), Manual(P), \
          Caps(P, Normal), Skew(P, 4)] }",
+    ),
+    // The secondary's new caps are refused by a rigid downstream, so its data stops
+    // with the primary's: at the primary's timeout the element switches to the
+    // secondary and times it out in the same instant.
+    (
+        Inv::HealthyTarget,
+        "Case { media: Raw, timeout_ms: 200, restore_ms: 0, sticky: false, crossfade_ms: 0, \
+         rigid_sink: true, steps: [Stall(P), Advance(1), Caps(S, Incompatible), Stall(S), \
+         Advance(1)] }",
     ),
     // Intermittent (about one run in ten): the timer switches away from the
     // secondary between the FLUSH_START and the FLUSH_STOP it forwards.
