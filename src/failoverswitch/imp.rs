@@ -723,18 +723,30 @@ impl ElementImpl for FailoverSwitch {
                 st.playing = true;
                 st.played = true;
                 st.playing_since = now;
-                // Time spent paused does not count against the inputs.
+                // Time spent paused counts neither against the inputs nor towards
+                // their restore hold-off.
+                let paused = st
+                    .paused_at
+                    .take()
+                    .zip(now)
+                    .map(|(p, n)| n.saturating_sub(p));
+                let live = st.live();
                 for p in st.pads.iter_mut() {
                     if p.last_data.is_some() {
                         p.last_data = now;
+                    }
+                    if let (Some(d), Some(since), true) = (paused, p.health.healthy_since, live) {
+                        p.health.healthy_since = Some(since.saturating_add(d));
                     }
                 }
                 st.wake();
                 self.unlock(st);
             }
             gst::StateChange::PlayingToPaused => {
+                let now = self.clock_now();
                 let mut st = self.lock_state();
                 st.playing = false;
+                st.paused_at = now;
                 st.wake();
                 self.unlock(st);
             }

@@ -121,6 +121,8 @@ pub(super) struct PadState {
     pub needed_timeout: u64,
     pub held: VecDeque<Held>,
     pub flushing: bool,
+    /// Its FLUSH_START went out: its FLUSH_STOP must follow.
+    pub flush_forwarded: bool,
     pub dropped: u64,
     /// Buffers dropped since the last warning about data behind the output.
     pub dropped_behind: u64,
@@ -157,6 +159,7 @@ impl Default for PadState {
             needed_timeout: 0,
             held: VecDeque::new(),
             flushing: false,
+            flush_forwarded: false,
             dropped: 0,
             dropped_behind: 0,
             active_time: 0,
@@ -342,6 +345,8 @@ pub(super) struct State {
     pub played: bool,
     /// Clock time when the element went to PLAYING (no-data timeouts count from there).
     pub playing_since: Option<u64>,
+    /// Clock time when it last left PLAYING.
+    pub paused_at: Option<u64>,
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
@@ -380,6 +385,7 @@ impl State {
             playing: false,
             played: false,
             playing_since: None,
+            paused_at: None,
             clock_id: None,
             group_id: gst::GroupId::next(),
             outbox: Outbox::default(),
