@@ -60,6 +60,7 @@ impl LateTracker {
     }
 
     /// Lag of the most recent data that was judged.
+    #[cfg(test)]
     pub fn last_lag(&self) -> u64 {
         self.last_lag
     }
