@@ -306,7 +306,8 @@ impl FailoverSwitch {
     }
 
     /// Linking or unlinking an input: an unlinked input is absent, never switched
-    /// to or waited for.
+    /// to or waited for. This runs inside GStreamer's (un)link with pad locks held:
+    /// what it decides is delivered, and an EOS sent, by the timer task.
     fn set_linked(&self, input: Input, linked: bool) {
         gst::debug!(CAT, imp = self, "{} input linked: {linked}", input.name());
         let mut st = self.lock_state();
@@ -319,11 +320,9 @@ impl FailoverSwitch {
         st.set_flag(input, now, |h| h.absent = !linked);
         st.evaluate(now);
         let all_ended = st.pads.iter().all(|p| p.health.eos || p.health.absent);
-        let sent = st.out.pos.is_some();
-        self.release(st);
-        if !linked && all_ended && sent {
-            self.send_eos();
-        }
+        st.eos_pending |= !linked && all_ended && st.out.pos.is_some();
+        st.wake();
+        self.unlock(st);
     }
 
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
@@ -344,6 +343,9 @@ impl FailoverSwitch {
                         };
                     }
                 }
+                // Held back by `latency` on top of the slower input.
+                let ours = gst::ClockTime::from_nseconds(self.lock_state().settings.latency);
+                let (min, max) = (min + ours, max.map(|m| m + ours));
                 gst::debug!(
                     CAT,
                     imp = self,

@@ -316,6 +316,8 @@ pub(super) struct State {
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
+    /// Every input ended by being unlinked: the timer task sends EOS.
+    pub eos_pending: bool,
     /// Not live: how long the output has stood still.
     pub still: StillWatch,
     /// Waiting threads (standby inputs, the timer task) must look at the state again.
@@ -351,6 +353,7 @@ impl State {
             group_id: gst::GroupId::next(),
             outbox: Outbox::default(),
             still: StillWatch::default(),
+            eos_pending: false,
             wake: false,
             waiting: 0,
             wake_at: u64::MAX,
@@ -493,6 +496,13 @@ impl State {
             let mut gs = group.lock();
             gs.update(self.member_id, health, self.chooses_keyframes());
             if let Some(sw) = gs.decide(&self.settings.policy(), now) {
+                gst::debug!(
+                    super::imp::CAT,
+                    "group {} decides: {} ({})",
+                    group.name(),
+                    Input::name_of(sw.to),
+                    sw.reason.as_str()
+                );
                 gs.apply(sw.to, sw.reason);
                 self.outbox.push(Note::GroupChanged);
             }
