@@ -57,6 +57,9 @@ pub enum Inv {
     OutputCaps,
     /// One TIME segment (a new one only after a flush).
     OneSegment,
+    /// A flush that goes out is whole: FLUSH_START is followed by FLUSH_STOP, so the
+    /// output never stays flushing (every push would then fail).
+    FlushPaired,
 }
 
 impl Inv {
@@ -82,10 +85,11 @@ impl Inv {
             Inv::EosWhenBothEnded => "eos-when-both-ended",
             Inv::OutputCaps => "output-caps",
             Inv::OneSegment => "one-segment",
+            Inv::FlushPaired => "flush-paired",
         }
     }
 
-    pub const ALL: [Inv; 20] = [
+    pub const ALL: [Inv; 21] = [
         Inv::NoPanic,
         Inv::NoDeadlock,
         Inv::PushOk,
@@ -106,6 +110,7 @@ impl Inv {
         Inv::EosWhenBothEnded,
         Inv::OutputCaps,
         Inv::OneSegment,
+        Inv::FlushPaired,
     ];
 }
 
@@ -141,6 +146,8 @@ pub struct OutputCheck {
     last_source: Option<usize>,
     /// Sample rate of the current output caps (raw).
     rate: u64,
+    /// A FLUSH_START went out and no FLUSH_STOP after it (yet).
+    pub flushing: bool,
 }
 
 impl OutputCheck {
@@ -155,6 +162,7 @@ impl OutputCheck {
             raw: Vec::new(),
             last_source: None,
             rate: 48_000,
+            flushing: false,
         }
     }
 
@@ -302,7 +310,9 @@ impl OutputCheck {
                 self.segments += 1;
                 self.flushed = false;
             }
+            gst::EventView::FlushStart(_) => self.flushing = true,
             gst::EventView::FlushStop(_) => {
+                self.flushing = false;
                 self.flushed = true;
                 self.end = None;
             }
