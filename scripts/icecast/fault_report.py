@@ -30,13 +30,10 @@ Exit status 1 when a check fails.
 import argparse
 import json
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from report import read_csv, read_events, read_kv, fnum  # noqa: E402
-
-BAD_LINE = re.compile(r"CRITICAL|(^|\s)ERROR(\s|$)")
+from report import BAD_LINE, read_csv, read_events, read_kv, fnum  # noqa: E402
 
 
 def windows(rows, t_from, t_to, span=5.0):

@@ -4,16 +4,25 @@
 checks end-to-end expectations, and draws the PNG timeline (gnuplot).
 
   report.py summary WORK [--png FILE]
-  report.py check WORK --timeout S [--switches eos,restored,...] [--loudness-lu 2]
-                       [--no-switch-to secondary] [--warning-from sw] [--min-bytes N]
+  report.py check WORK --timeout S [--switches health,restored,...] [--loudness-lu 2]
+                       [--verdicts eos,eos,...] [--no-switch-to secondary]
+                       [--warning-from sw] [--min-bytes N]
+`--verdicts`: for each switch with reason `health`, the relay's verdict that
+caused it (the reason it told the switch about that input, e.g. `eos`).
+`check` also fails on any GStreamer CRITICAL or ERROR line in the relay's log.
 Exit status of `check` is 1 when an expectation fails (each failure is printed).
 """
 import argparse
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
+
+
+# A GStreamer CRITICAL, or an ERROR line of GStreamer's debug log.
+BAD_LINE = re.compile(r"CRITICAL|(^|\s)ERROR(\s|$)")
 
 
 def read_kv(path):
@@ -287,6 +296,30 @@ def check(run, a):
         ok = len(want) == len(got) and all(g in w.split("|") for w, g in zip(want, got))
         if not ok:
             fails.append("switch reasons %s, expected %s" % (got, want))
+    if a.verdicts is not None:
+        want = [w for w in a.verdicts.split(",") if w]
+        got = []
+        for t, d in run.switches:
+            if d.get("reason") != "health":
+                continue
+            posted = fnum(d.get("posted")) or t
+            told = [
+                (fnum(e.get("at")) or te, e.get("reason"))
+                for te, k, e in run.events
+                if k == "input" and e.get("input") == d.get("from") and e.get("healthy") == "false"
+            ]
+            told = [r for at, r in told if at <= posted + 0.05]
+            got.append(told[-1] if told else "?")
+        ok = len(want) == len(got) and all(g in w.split("|") for w, g in zip(want, got))
+        if not ok:
+            fails.append("relay verdicts behind the failovers %s, expected %s" % (got, want))
+    bad = []
+    log = os.path.join(run.work, "relay.log")
+    if os.path.exists(log):
+        with open(log, errors="replace") as f:
+            bad = [line.rstrip() for line in f if BAD_LINE.search(line)]
+    if bad:
+        fails.append("%d CRITICAL/ERROR lines in relay.log, first: %s" % (len(bad), bad[0][:200]))
     if a.no_switch_to:
         bad = [d for _, d in run.switches if d.get("to") == a.no_switch_to]
         if bad:
@@ -330,6 +363,7 @@ def main():
     ap.add_argument("--png")
     ap.add_argument("--timeout", type=float, default=1.0)
     ap.add_argument("--switches")
+    ap.add_argument("--verdicts")
     ap.add_argument("--loudness-lu", type=float)
     ap.add_argument("--no-switch-to")
     ap.add_argument("--warning-from")

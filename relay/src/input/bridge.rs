@@ -539,6 +539,8 @@ impl Input {
         let stopper = match &self.kind {
             InputKind::Http(url) => Some(self.spawn_reader(&pipeline, url.clone(), generation)?),
             InputKind::Rtmp(_) => None,
+            #[cfg(test)]
+            InputKind::Launch(_) => None,
         };
         Ok(Connection {
             generation,

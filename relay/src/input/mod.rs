@@ -17,6 +17,8 @@
 //!   appsrcs, health events into the switch.
 
 pub(crate) mod bridge;
+#[cfg(test)]
+mod bridge_tests;
 pub(crate) mod edge;
 pub(crate) mod http;
 pub(crate) mod rtmp;
@@ -70,6 +72,9 @@ pub(crate) enum InputKind {
     Http(Url),
     /// An RTMP stream (`rtmp://host[:port]/app/stream`), as `rtmp2src` takes it.
     Rtmp(String),
+    /// Tests: a launch line of its own, with appsinks `audio` and/or `video`.
+    #[cfg(test)]
+    Launch(String),
 }
 
 impl InputKind {
@@ -96,6 +101,8 @@ impl InputKind {
                 video: None,
             },
             InputKind::Rtmp(_) => wanted.clone(),
+            #[cfg(test)]
+            InputKind::Launch(_) => wanted.clone(),
         }
     }
 
@@ -108,6 +115,8 @@ impl InputKind {
                 http::pipeline_description(media.audio.as_deref().unwrap_or(AAC_ADTS))
             }
             InputKind::Rtmp(url) => rtmp::pipeline_description(url, &media),
+            #[cfg(test)]
+            InputKind::Launch(d) => d.clone(),
         }
     }
 
@@ -123,6 +132,8 @@ impl InputKind {
                 "h264parse",
                 "appsink",
             ],
+            #[cfg(test)]
+            InputKind::Launch(_) => &[],
         }
     }
 
@@ -131,6 +142,8 @@ impl InputKind {
         match self {
             InputKind::Http(u) => u.http_without_credentials(),
             InputKind::Rtmp(s) => s.clone(),
+            #[cfg(test)]
+            InputKind::Launch(_) => "launch".into(),
         }
     }
 }
