@@ -514,6 +514,9 @@ impl Input {
                     .build(),
             );
         }
+        if let InputKind::Rtmp(_) = self.kind {
+            super::rtmp::link_demuxer(&pipeline)?;
+        }
         if let Some(bus) = pipeline.bus() {
             let shared = self.shared.clone();
             bus.set_sync_handler(move |_, msg| {

@@ -11,8 +11,11 @@
 //! pipeline's clock on arrival.
 
 use super::Media;
+use gst::prelude::*;
 
-/// The connection's pipeline for `url`: appsinks `audio` and/or `video`.
+/// The connection's pipeline for `url`: appsinks `audio` and/or `video` behind
+/// queues `aqueue`/`vqueue`, which [`link_demuxer`] links to `flvdemux` as its pads
+/// appear.
 pub(crate) fn pipeline_description(url: &str, media: &Media) -> String {
     let mut d = format!(
         "rtmp2src name=src location=\"{}\" ! flvdemux name=demux",
@@ -20,17 +23,60 @@ pub(crate) fn pipeline_description(url: &str, media: &Media) -> String {
     );
     if let Some(caps) = &media.audio {
         d.push_str(&format!(
-            " demux.audio ! queue name=aqueue ! aacparse name=parse ! {caps} \
+            " queue name=aqueue ! aacparse name=parse ! {caps} \
              ! appsink name=audio sync=false async=false max-buffers=1000 drop=true"
         ));
     }
     if let Some(caps) = &media.video {
         d.push_str(&format!(
-            " demux.video ! queue name=vqueue ! h264parse name=vparse ! {caps} \
+            " queue name=vqueue ! h264parse name=vparse ! {caps} \
              ! appsink name=video sync=false async=false max-buffers=1000 drop=true"
         ));
     }
     d
+}
+
+/// Links `flvdemux`'s pads as they appear: `audio` and `video` to their branch, a
+/// medium the station does not take to a fakesink (an unlinked pad would stop the
+/// demuxer: not-linked). Not by `gst_parse`'s delayed linking: `rtmp2src` writes an
+/// FLV header that announces video only, so `flvdemux` signals no-more-pads before
+/// its audio pad exists, and delayed linking gives up.
+pub(crate) fn link_demuxer(pipeline: &gst::Pipeline) -> Result<(), String> {
+    let demux = pipeline.by_name("demux").ok_or("no flvdemux")?;
+    let weak = pipeline.downgrade();
+    demux.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak.upgrade() else {
+            return;
+        };
+        let branch = match pad.name().as_str() {
+            "audio" => pipeline.by_name("aqueue"),
+            "video" => pipeline.by_name("vqueue"),
+            _ => None,
+        };
+        let sink = match branch {
+            Some(q) => q,
+            None => {
+                let Ok(f) = gst::ElementFactory::make("fakesink")
+                    .property("sync", false)
+                    .property("async", false)
+                    .build()
+                else {
+                    return;
+                };
+                if pipeline.add(&f).is_err() {
+                    return;
+                }
+                let _ = f.sync_state_with_parent();
+                f
+            }
+        };
+        if let Some(sinkpad) = sink.static_pad("sink") {
+            if !sinkpad.is_linked() {
+                let _ = pad.link(&sinkpad);
+            }
+        }
+    });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -56,6 +102,6 @@ mod tests {
         let a = Media::audio_adts();
         let d = pipeline_description("rtmp://h/live/a", &a);
         assert!(d.contains("stream-format=adts"), "{d}");
-        assert!(!d.contains("demux.video"), "{d}");
+        assert!(!d.contains("vqueue"), "{d}");
     }
 }

@@ -12,9 +12,10 @@
 //! - The switch is told at once (an out-of-band `failover-health` event) when the
 //!   input turns unhealthy: `error` or `eos` of the connection, `late` (behind its
 //!   live edge by more than `timeout`, or delivering too slowly), `stall` (nothing
-//!   for `timeout`), `restart` (the relay drops a connection that was healthy); and
-//!   `healthy=true` with the first fresh data after that. Nothing is said while it
-//!   stays healthy.
+//!   for `timeout`, once it had been healthy), `restart` (the relay drops a
+//!   connection that was healthy); and `healthy=true` once its data has been fresh
+//!   for `confirm` after that. Nothing is said while it stays healthy, nor before
+//!   its first fresh data (the switch judges it by its own timeout meanwhile).
 //! - An error or EOS ends the connection at once. The watchdog ends a connection
 //!   that has left the input unhealthy for `watchdog` (stalled, late, or connected
 //!   without fresh data), and one whose data runs ahead of its live edge by more
@@ -340,10 +341,23 @@ impl Supervisor {
             } => {
                 let t = self.policy.timeout;
                 let quiet = now.saturating_sub(last_delivered.unwrap_or(since));
-                if !matches!(self.verdict, Verdict::Unhealthy(_)) && quiet > t {
-                    let silent = now.saturating_sub(last_data.unwrap_or(since)) > t;
-                    let fault = if silent { Fault::Stall } else { Fault::Late };
+                // Data arrives, but not fresh: late; nothing at all: a stall.
+                let silent = now.saturating_sub(last_data.unwrap_or(since)) > t;
+                let fault = if silent { Fault::Stall } else { Fault::Late };
+                // Only an input that was healthy is said to stall: before its first
+                // fresh data the switch judges it by its own timeout, and the
+                // watchdog below gives the connection its time.
+                if self.verdict == Verdict::Healthy && quiet > t {
                     self.tell(Verdict::Unhealthy(fault), now, &mut out);
+                }
+                if self.verdict == Verdict::Unknown
+                    && now.saturating_sub(since) >= self.policy.watchdog
+                {
+                    let detail = format!(
+                        "no fresh data for {:.1} s after connecting",
+                        self.policy.watchdog as f64 / 1e9
+                    );
+                    self.restart(now, fault, detail, &mut out);
                 }
                 if let Verdict::Unhealthy(f) = self.verdict {
                     let from = self.unhealthy_since.unwrap_or(now).max(since);
@@ -628,19 +642,27 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_that_brings_nothing_is_a_stall_and_restarted() {
+    fn a_first_connection_that_brings_nothing_is_restarted_by_the_watchdog() {
         let mut s = Supervisor::new(policy());
         s.start(0);
-        let got = ticks(&mut s, 0, 4_200 * MS);
-        assert_eq!(got[0], (1_100 * MS, tell(false, "stall")));
-        // The watchdog counts from the verdict (or the connection's start).
+        let got = ticks(&mut s, 0, 3_200 * MS);
+        // Nothing said before the first fresh data (the switch has its own
+        // timeout); after `watchdog`: stall, and a new connection.
+        assert_eq!(got[0], (3_000 * MS, tell(false, "stall")));
         assert!(
-            matches!(got[1], (t, Action::TearDown { .. }) if t == 4_100 * MS),
+            matches!(got[1], (t, Action::TearDown { fault: Fault::Stall, .. }) if t == 3_000 * MS),
             "{got:?}"
         );
-        // Data that only trickles in while settling is no stall: the reason is late.
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn a_healthy_input_whose_data_only_trickles_in_is_late_not_stalled() {
         let mut s = Supervisor::new(policy());
         s.start(0);
+        s.on_sample(1, 0, fresh());
+        // Data keeps arriving but is never delivered (e.g. held while settling):
+        // the reason is late.
         for i in 0..12u64 {
             s.on_arrival(1, i * 100 * MS);
         }
