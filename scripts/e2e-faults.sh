@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Network faults between Icecast and the relay's primary input, end to end (run by
-# scripts/e2e.sh, so by `make test`: the short set, about 2.5 minutes; `make soak`
-# runs the long set: FAULTS_SET=long, about 2 minutes more).
+# scripts/e2e.sh, so by `make test`: the short set, about 2.5 minutes; `make
+# faults-long` runs the long set: FAULTS_SET=long, about 4 minutes).
 #
 # One Icecast and two encoders (/station.aac and /station_fallback.aac, both
 # 128 kbit/s) on 127.0.0.1; per case a `fault-proxy` in front of Icecast on the
@@ -15,9 +15,10 @@
 #     (96 kbit/s) 15 s, reset (RST), drop (FIN), stall 35 s;
 #     and blackhole 15 s at --latency 0 (the default: a pause of about `timeout`
 #     at the failover, so its 5 s windows may fall to 70 %)
-#   long set (make soak): throttle 32 and 96 kbit/s for 75 s, flap (1 s blackhole
-#     every 3 s for 60 s, timeout 0.5 s so that each 1 s outage is one, restore-delay
-#     5 s so that the output must stay on the secondary throughout), both setups.
+#   long set (make faults-long): throttle 32 and 96 kbit/s for 75 s; flap: a 1 s
+#     outage every 3 s for a minute, blackhole (timeout 0.7 s, so that each outage
+#     is one) and reset (connections reset and refused), restore-delay 5 s so that
+#     the output must stay on the secondary throughout; both setups.
 #
 # Each case asserts (scripts/icecast/fault_report.py): failover within timeout +
 # 0.5 s of the fault (throttle: of the input falling `timeout` behind, computed from
@@ -52,7 +53,7 @@ h_build || exit 1
 }
 
 # Cases: NAME SETUP LATENCY FAULT DURATION [RESTORE_DELAY [TIMEOUT]]
-#   FAULT: blackhole | throttle:BYTES_PER_S | reset | drop | stall | flap
+#   FAULT: blackhole | throttle:BYTES_PER_S | reset | drop | stall | flap | flapreset
 short_cases() {
   local setup=$1
   echo "blackhole-$setup $setup 1.5 blackhole 15"
@@ -67,7 +68,11 @@ long_cases() {
   local setup=$1
   echo "throttle32-75s-$setup $setup 1.5 throttle:4000 75"
   echo "throttle96-75s-$setup $setup 1.5 throttle:12000 75"
-  echo "flap-$setup $setup 1.5 flap 60 5 0.5"
+  # 61.5 s: the flaps end in an on period (a pass right at the start of an off
+  # period would leave an "outage" of a few ms). Blackhole: timeout 0.7 s, so that
+  # each 1 s outage is one; reset: connections reset and refused for 1 s.
+  echo "flap-$setup $setup 1.5 flap 61.5 5 0.7"
+  echo "flapreset-$setup $setup 1.5 flapreset 61.5 5"
 }
 
 # case_run NAME SETUP LATENCY FAULT DURATION RESTORE: the case's fault timeline (in
@@ -81,6 +86,7 @@ case_timeline() {
   reset | drop) fp_cmd "$name" "$fault" >/dev/null ;;
   stall) fp_cmd "$name" stall "$dur" >/dev/null && h_sleep "$dur" ;;
   flap) fp_cmd "$name" flap 1 3 >/dev/null && h_sleep "$dur" && fp_cmd "$name" pass >/dev/null ;;
+  flapreset) fp_cmd "$name" flap 1 3 reset >/dev/null && h_sleep "$dur" && fp_cmd "$name" pass >/dev/null ;;
   esac
   # Back after restore-delay (+ reconnection), then 3 s more of listening.
   h_sleep $((restore + 6))
@@ -124,10 +130,10 @@ case_check() {
     t_fault=$(fp_when "$name" "mode stall")
     t_end=$(fp_when "$name" "link pass" last)
     ;;
-  flap)
+  flap | flapreset)
     t_fault=$(fp_when "$name" "mode flap")
-    # The end of the last outage: the last "link pass" right after a blackhole.
-    t_end=$(awk '/ link blackhole/ { off = 1; next } / link pass/ && off { t = $1; off = 0 } END { print t }' "$log")
+    # The end of the last outage: the last "link pass" right after another link.
+    t_end=$(awk '/ link pass/ { if (off) t = $1; off = 0; next } / link / { off = 1 } END { print t }' "$log")
     ;;
   *)
     t_fault=$(fp_when "$name" "mode ${fault%%:*}")

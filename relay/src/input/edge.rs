@@ -17,7 +17,7 @@
 //! its live edge (`lag`: a throttled link delivers ever later) or ahead of it (`lead`:
 //! the offset was learnt on data that was not live, e.g. a burst that came in at a
 //! throttled rate), and at what rate it delivers stream time over the last `window`
-//! of arrivals (1.0: real time).
+//! of arrivals since the anchor (1.0: real time).
 //!
 //! Compared with what it replaces (a pad offset learnt the same way, settle data
 //! dropped): held samples survive the settle time (a video keyframe at the start
@@ -91,6 +91,10 @@ impl ConnClock {
         }
         let off = min.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         self.offset = Some(off);
+        // The rate counts from here: what came before (a burst, or the bulk that
+        // typefinding and parsing release at once) says nothing about the link.
+        self.recent.clear();
+        self.recent.push_back((now, stream_end));
         Place::Anchor(off)
     }
 
@@ -128,8 +132,8 @@ impl ConnClock {
     }
 
     /// Stream time delivered per wall time over the last `window` of arrivals (or
-    /// since the first data, if that is shorter), at `now`; None until data has
-    /// arrived for at least a tenth of the window.
+    /// since the connection was anchored, if that is shorter), at `now`; None until
+    /// a tenth of the window has passed since the anchor.
     pub(crate) fn rate(&self, now: u64) -> Option<f64> {
         let horizon = now.saturating_sub(self.window);
         let &(base_at, base_end) = self
@@ -217,18 +221,29 @@ mod tests {
         assert!((lag - 2_130 * MS as i64).abs() < 50 * MS as i64, "{lag}");
         let rate = c.rate(now).unwrap();
         assert!((rate - 0.75).abs() < 0.02, "{rate}");
-        // At anchoring already, the rate over the settle time says it.
+        // 300 ms after anchoring the rate says it, even when the first data came
+        // out in a bulk (as typefinding releases what it collected).
         let mut c = ConnClock::new(500 * MS, 2000 * MS);
-        let mut i = 0;
+        for i in 0..40u64 {
+            c.on_sample(300 * MS, i * FRAME, (i + 1) * FRAME);
+        }
+        let mut i = 40;
         let anchored_at = loop {
-            let now = (i as f64 * FRAME as f64 / 0.75) as u64;
+            let now = 300 * MS + ((i - 39) as f64 * FRAME as f64 / 0.75) as u64;
             if let Place::Anchor(_) = c.on_sample(now, i * FRAME, (i + 1) * FRAME) {
                 break now;
             }
             i += 1;
         };
-        let rate = c.rate(anchored_at).unwrap();
-        assert!((rate - 0.75).abs() < 0.02, "{rate}");
+        assert_eq!(c.rate(anchored_at), None);
+        let mut now = anchored_at;
+        while now < anchored_at + 300 * MS {
+            i += 1;
+            now = 300 * MS + ((i - 39) as f64 * FRAME as f64 / 0.75) as u64;
+            c.on_sample(now, i * FRAME, (i + 1) * FRAME);
+        }
+        let rate = c.rate(now).unwrap();
+        assert!((rate - 0.75).abs() < 0.05, "{rate}");
     }
 
     #[test]

@@ -263,6 +263,11 @@ impl Supervisor {
             now
         };
         if f.lead > t {
+            // Data rushing in ahead of the live edge: the link delivers faster than
+            // real time again; the next attempt is no failure of the last.
+            if let Phase::Connected { fresh, .. } = &mut self.phase {
+                *fresh = true;
+            }
             self.restart(
                 now,
                 Fault::Restart,
@@ -567,6 +572,25 @@ mod tests {
                 ..
             }
         ));
+        // After attempts that failed (backoff at its cap), a connection whose data
+        // rushes in ahead proves the link fast again: the next one is due soon.
+        let mut s = Supervisor::new(policy());
+        s.start(0);
+        let mut now = 0;
+        for _ in 0..5 {
+            now += 10 * MS;
+            let g = s.generation();
+            s.on_fault(g, now, Fault::Error, "refused".into());
+            while s.tick(now).is_empty() {
+                now += 10 * MS;
+            }
+        }
+        let g = s.generation();
+        let acts = s.on_sample(g, now + 100 * MS, ahead).1;
+        assert!(
+            matches!(acts.last(), Some(Action::TearDown { wait_ns, .. }) if *wait_ns == 500 * MS),
+            "{acts:?}"
+        );
     }
 
     #[test]
