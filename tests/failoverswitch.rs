@@ -659,10 +659,15 @@ fn state_changes_while_data_flows_and_switches() {
 #[test]
 fn each_input_is_told_whether_it_is_on_air() {
     let mut t = Live::new(&[("timeout", ms(500).into())]);
+    // The two on-air events each input gets (waiting for them: they are delivered
+    // by whichever thread delivers the element's notes).
     let on_air = |h: &mut gst_check::Harness| -> Vec<bool> {
-        std::iter::from_fn(|| h.try_pull_upstream_event())
-            .filter_map(|e| gstfailover::on_air_event::parse_event(&e))
-            .collect()
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let e = h.pull_upstream_event().expect("an upstream event");
+            seen.extend(gstfailover::on_air_event::parse_event(&e));
+        }
+        seen
     };
     for i in 0..100 {
         t.tick(i * 10, i < 50, true);

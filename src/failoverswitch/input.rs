@@ -72,26 +72,29 @@ impl FailoverSwitch {
         self.release(st);
     }
 
-    /// Running-time span of a buffer on its input; `clock_rt` is the clock's running
-    /// time when live.
+    /// Running-time span of a buffer on the output timeline (its input's running
+    /// time less the input's alignment shift), and its start in the input's own
+    /// running time; `clock_rt` is the clock's running time when live.
     fn span(
         &self,
         p: &PadState,
         out_pos: Option<u64>,
         clock_rt: Option<u64>,
         buffer: &gst::BufferRef,
-    ) -> (u64, u64) {
+    ) -> (u64, u64, u64) {
         let ts = buffer
             .pts()
             .filter(|_| p.time_segment)
             .and_then(|pts| p.segment.to_running_time(pts))
             .map(gst::ClockTime::nseconds);
-        let (start, overruled) = timeline::place(ts, clock_rt, p.position, out_pos);
+        let own = |t: u64| t.saturating_add_signed(p.shift);
+        let (own_start, overruled) =
+            timeline::place(ts, clock_rt, p.position.map(own), out_pos.map(own));
         if overruled {
             gst::debug!(
                 CAT,
                 imp = self,
-                "running time {ts:?} is too far from the clock's {clock_rt:?}: placed at {start}"
+                "running time {ts:?} is too far from the clock's {clock_rt:?}: placed at {own_start}"
             );
         }
         let duration = match p.raw {
@@ -100,7 +103,8 @@ impl FailoverSwitch {
                 .duration()
                 .map_or(p.last_duration, gst::ClockTime::nseconds),
         };
-        (start, start.saturating_add(duration))
+        let start = own_start.saturating_add_signed(-p.shift);
+        (start, start.saturating_add(duration), own_start)
     }
 
     /// A timeout shorter than what an input needs between two buffers would make the
@@ -124,6 +128,21 @@ impl FailoverSwitch {
     }
 
     pub(super) fn sink_chain(&self, pad: &gst::Pad, buffer: gst::Buffer) -> FlowResult {
+        let mut feed = None;
+        let ret = self.chain(pad, buffer, &mut feed);
+        // Measured after the data went on, with no lock of ours held.
+        if let Some(feed) = feed {
+            self.measure(feed);
+        }
+        ret
+    }
+
+    fn chain(
+        &self,
+        pad: &gst::Pad,
+        buffer: gst::Buffer,
+        feed_out: &mut Option<super::align::Feed>,
+    ) -> FlowResult {
         let input = self.input_of(pad);
         let mut st = self.lock_state();
         if st.pad(input).live.is_none() {
@@ -138,7 +157,7 @@ impl FailoverSwitch {
         let now = if live { self.clock_now() } else { None };
         let base = self.obj().base_time();
         let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
-        let (start, end) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
+        let (start, end, own_start) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
         let active = st.active == Some(input);
         if end > start {
             Self::check_buffer_length(&mut st, input, end - start);
@@ -150,6 +169,8 @@ impl FailoverSwitch {
             st.timeout_of(input)
         };
         let behind = st.out.pos.is_some_and(|o| end.saturating_add(slack) <= o);
+        // Only a confident alignment is worth protecting.
+        let align_auto = st.settings.align == super::AlignMode::Auto && st.aligned;
         {
             let p = st.pad_mut(input);
             p.last_data_instant = Some(Instant::now());
@@ -159,12 +180,28 @@ impl FailoverSwitch {
             let hole = p
                 .position
                 .is_some_and(|pos| start > pos.saturating_add(ALIGN_THRESHOLD));
+            // A new stream (after EOS or a flush) after earlier data.
+            let restarted = p.position.is_none() && p.last_duration > 0;
             p.position = Some(p.position.map_or(end, |pos| pos.max(end)));
             if hole {
                 // An interruption restarts the restore hold-off.
                 p.health.interrupted(pnow);
             }
+            if (hole || restarted) && align_auto {
+                // Placed anew: measured again before it is restored to (a restore
+                // before that could repeat or skip what its new placement moved).
+                p.realign = Some(own_start);
+                p.align_reset = true;
+            }
+            if let Some(since) = p.realign {
+                if own_start > since.saturating_add(super::align::REALIGN_MAX) {
+                    p.realign = None;
+                } else {
+                    p.health.interrupted(pnow);
+                }
+            }
         }
+        *feed_out = st.align_feed(input, own_start, &buffer);
         // Data counts as delivered only if it can still reach the output: the input
         // is not behind real time by more than its timeout (late), and the data is
         // not behind the output (the active input's timestamps went back; a standby

@@ -13,13 +13,14 @@ use super::capscheck::{CapsDesc, Kind};
 use super::group::Group;
 use super::policy::{self, Input, InputHealth, Mode, PolicyConfig, Reason};
 use super::timeline::{self, SampleClock, StillWatch};
-use super::{CapsCheck, FailoverMode};
+use super::{AlignMode, CapsCheck, FailoverMode};
 use crate::outbox::Outbox;
 use crate::sample_format::SampleFormat;
 
 pub(super) const DEFAULT_TIMEOUT: u64 = 1_000_000_000;
 pub(super) const DEFAULT_RESTORE_DELAY: u64 = 5_000_000_000;
 pub(super) const DEFAULT_CROSSFADE: u64 = 20_000_000;
+pub(super) const DEFAULT_MAX_OFFSET: u64 = 2_000_000_000;
 
 /// The properties. They live here, under the state lock, and nowhere else.
 #[derive(Debug, Clone)]
@@ -35,6 +36,11 @@ pub(super) struct Settings {
     pub latency: u64,
     /// Switches with the same group name in one pipeline switch as one.
     pub group: Option<String>,
+    /// How the inputs are aligned by content, the largest offset searched, and the
+    /// offset written by the application (`align=manual`).
+    pub align: AlignMode,
+    pub max_offset: u64,
+    pub offset: i64,
     /// Input that is active when the element starts.
     pub start_pad: Input,
 }
@@ -51,6 +57,9 @@ impl Default for Settings {
             fill_silence: true,
             latency: 0,
             group: None,
+            align: AlignMode::Auto,
+            max_offset: DEFAULT_MAX_OFFSET,
+            offset: 0,
             start_pad: Input::Primary,
         }
     }
@@ -118,6 +127,14 @@ pub(super) struct PadState {
     pub active_time: u64,
     /// (rate, bytes per frame) when the input is interleaved raw audio.
     pub raw: Option<(u32, usize)>,
+    /// Alignment: the input's data is placed this much earlier on the output
+    /// timeline than its own running time.
+    pub shift: i64,
+    /// Alignment (auto): the input was interrupted (a reconnection places it anew);
+    /// from this own running time on, until measured again, it is not restored to.
+    pub realign: Option<u64>,
+    /// ... and the estimator must forget its history before its next data.
+    pub align_reset: bool,
 }
 
 impl Default for PadState {
@@ -144,6 +161,9 @@ impl Default for PadState {
             dropped_behind: 0,
             active_time: 0,
             raw: None,
+            shift: 0,
+            realign: None,
+            align_reset: false,
         }
     }
 }
@@ -280,6 +300,15 @@ pub(super) enum Note {
         reason: String,
     },
     Warning(String),
+    /// The alignment estimate changed (`failover-aligned`).
+    Aligned {
+        offset: i64,
+        confident: bool,
+        confidence: f64,
+        running_time: u64,
+    },
+    /// The latency the element adds changed: the pipeline must recompute it.
+    LatencyChanged,
     /// Tell the input's upstream whether it is on air (`failover-on-air`).
     OnAir(Input, bool),
     /// Ask the input's upstream to renegotiate (the output caps changed).
@@ -316,6 +345,8 @@ pub(super) struct State {
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
+    /// Alignment (auto): the estimator currently has a confident offset.
+    pub aligned: bool,
     /// Every input ended by being unlinked: the timer task sends EOS.
     pub eos_pending: bool,
     /// Not live: how long the output has stood still.
@@ -354,6 +385,7 @@ impl State {
             outbox: Outbox::default(),
             still: StillWatch::default(),
             eos_pending: false,
+            aligned: false,
             wake: false,
             waiting: 0,
             wake_at: u64::MAX,
@@ -607,7 +639,8 @@ impl State {
     /// trickle: data keeps coming, ever later).
     pub fn is_late(&self, i: Input, clock_rt: Option<u64>) -> bool {
         let p = self.pad(i);
-        match (clock_rt.filter(|_| p.is_live()), p.position) {
+        let own = p.position.map(|pos| pos.saturating_add_signed(p.shift));
+        match (clock_rt.filter(|_| p.is_live()), own) {
             (Some(rt), Some(pos)) => {
                 rt > pos
                     .saturating_add(p.latency)

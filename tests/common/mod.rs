@@ -171,7 +171,7 @@ impl Live {
         }
     }
 
-    fn element_messages(&mut self, name: &str) -> Vec<gst::Structure> {
+    pub fn element_messages(&mut self, name: &str) -> Vec<gst::Structure> {
         self.drain_bus();
         self.log
             .iter()
