@@ -38,7 +38,7 @@ USAGE:
                          without fresh data) for D [default: 3s]
   --reconnect-delay D    wait before reconnecting a dropped input; attempts that bring
                          no fresh data back off 2x each time... [default: 500ms]
-  --reconnect-max D      ...up to D between attempts [default: 4s]
+  --reconnect-max D      ...up to D between attempts [default: 2s]
   --events FILE          append one line per event (switch, health, reconnect, warning)
   --timeline FILE        write a CSV row every 500 ms (active input, health, loudness)
   --quiet                no live status line

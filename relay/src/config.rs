@@ -87,7 +87,7 @@ impl StationConfig {
             encoder: ENCODERS[0].into(),
             latency: Duration::ZERO,
             reconnect_delay: Duration::from_millis(500),
-            reconnect_max: Duration::from_secs(4),
+            reconnect_max: Duration::from_secs(2),
             watchdog: Duration::from_secs(3),
         }
     }
