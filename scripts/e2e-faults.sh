@@ -23,8 +23,10 @@
 # Each case asserts (scripts/icecast/fault_report.py): failover within timeout +
 # 0.5 s of the fault (throttle: of the input falling `timeout` behind, computed from
 # the throttle and the stream's byte rate as a reference listener on the primary's
-# mount receives it; reset and drop: within 50 ms of the cut), back on the primary after
-# restore-delay once the fault ended (and no other switch), the listener never
+# mount receives it; reset and drop: within 50 ms of the cut), back on the primary
+# after restore-delay once the fault ended (passthrough: at most 3 s later; decode:
+# at most 20 s later, as the switch measures a reconnected input's alignment again
+# first) and no other switch, the listener never
 # disconnected, decoded audio over every 5 s window between 90 % and 200 % of real
 # time, no CRITICAL or ERROR line in the relay's log (the relay runs with
 # GST_DEBUG=1, so GStreamer's ERROR debug lines show). The measured numbers go to
@@ -75,7 +77,18 @@ long_cases() {
   echo "flapreset-$setup $setup 1.5 flapreset 61.5 5"
 }
 
-# case_run NAME SETUP LATENCY FAULT DURATION RESTORE: the case's fault timeline (in
+# return_allowance SETUP: how long after restore-delay the primary may come back once
+# the fault ended: its reconnection (a pending attempt, 0.5 s settle, 0.2 s of fresh
+# data); in the decode setup the switch (align=auto) also measures a reconnected
+# input's alignment again before it restores to it (about 12 s, at most 20 s).
+return_allowance() {
+  case $1 in
+  decode) echo 20 ;;
+  *) echo 3 ;;
+  esac
+}
+
+# case_timeline NAME SETUP LATENCY FAULT DURATION RESTORE: the case's fault timeline (in
 # the background: only talks to its proxy), then waits for the way back.
 case_timeline() {
   local name=$1 fault=$4 dur=$5 restore=$6
@@ -88,8 +101,9 @@ case_timeline() {
   flap) fp_cmd "$name" flap 1 3 >/dev/null && h_sleep "$dur" && fp_cmd "$name" pass >/dev/null ;;
   flapreset) fp_cmd "$name" flap 1 3 reset >/dev/null && h_sleep "$dur" && fp_cmd "$name" pass >/dev/null ;;
   esac
-  # Back after restore-delay (+ reconnection), then 3 s more of listening.
-  h_sleep $((restore + 6))
+  # Back after restore-delay (+ reconnection; decode: + the switch's re-measured
+  # alignment), then 3 s more of listening.
+  h_sleep $((restore + $(return_allowance "$2") + 3))
 }
 
 case_start() {
@@ -117,7 +131,7 @@ case_listen() {
 
 # case_check NAME SETUP LATENCY FAULT DURATION RESTORE TIMEOUT
 case_check() {
-  local name=$1 latency=$3 fault=$4 restore=$6 timeout=$7 dir=$H_WORK/$1
+  local name=$1 setup=$2 latency=$3 fault=$4 restore=$6 timeout=$7 dir=$H_WORK/$1
   local log=$dir/fault.log t_fault t_end behind=0 extra=()
   case $fault in
   reset | drop)
@@ -151,6 +165,7 @@ case_check() {
     return 1
   }
   /usr/bin/python3 $REPORT "$dir" --name "$name" --timeout "$timeout" --restore-delay "$restore" \
+    --return-allowance "$(return_allowance "$setup")" \
     --t-fault "$t_fault" --t-end "$t_end" --behind-after "$behind" --json "$RESULTS" "${extra[@]}"
 }
 
