@@ -231,28 +231,32 @@ impl Shared {
             };
             self.lag_ns.store(facts.lag, Ordering::Relaxed);
             let (deliver, acts) = lock(&self.sup).on_sample(generation, now, facts);
-            let held = std::mem::take(&mut c.held);
             if let (Place::Anchor(off), true) = (place, debug_edge()) {
                 eprintln!(
-                    "relay: edge {} #{generation}: anchored at {:.3} s, offset {:.3} s, {} held, rate {:?}, deliver {deliver}",
+                    "relay: edge {} #{generation}: anchored at {:.3} s, offset {:.3} s, {} held, rate {:?}",
                     self.name,
                     now as f64 / 1e9,
                     off as f64 / 1e9,
-                    held.len(),
+                    c.held.len(),
                     facts.rate
                 );
             }
+            // Held data (settling, or placed while the input was not yet back) goes
+            // out with the first delivered sample, as far as it is at most
+            // `keep_back` old; until then only that much is kept.
+            let oldest = now.saturating_sub(self.settings.keep_back);
+            let map = c.clock.mapper();
+            let recent =
+                |h: &(Medium, gst::Sample, u64, u64)| map(h.3).is_some_and(|e| e >= oldest);
             if deliver {
-                if matches!(place, Place::Anchor(_)) {
-                    // What was held while settling and is not too old to be used.
-                    let oldest = now.saturating_sub(self.settings.keep_back);
-                    for (m, s, st, en) in held {
-                        if c.clock.map(en).is_some_and(|e| e >= oldest) {
-                            out.push(mapped(&mut c, m, &s, st));
-                        }
-                    }
+                let held = std::mem::take(&mut c.held);
+                for h in held.iter().filter(|h| recent(h)) {
+                    out.push(mapped(&mut c, h.0, &h.1, h.2));
                 }
                 out.push(mapped(&mut c, medium, &sample, start));
+            } else {
+                c.held.push((medium, sample, start, end));
+                c.held.retain(recent);
             }
             acts
         };

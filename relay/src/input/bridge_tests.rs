@@ -198,6 +198,15 @@ fn audio_and_video_of_each_connection_go_onto_the_live_edge_together() {
                 "{name}: pts {pts} arrival {arrival}"
             );
         }
+        // A reconnection delivers, with its first fresh data, what it held while
+        // settling (up to `keep_back` old), not only what arrives from then on.
+        for &i in &starts[1..] {
+            let (arrival, pts, _) = bufs[i];
+            assert!(
+                arrival >= pts + 150 * MS,
+                "{name}: first buffer of a connection at {pts}, arrived {arrival}"
+            );
+        }
         // The second connection continues the timeline (its timestamps restarted
         // at 0), after the first one's end.
         let (_, last_first, _) = bufs[starts[1] - 1];

@@ -107,8 +107,15 @@ impl ConnClock {
     /// Input running time `rt` on the main timeline (None before anchoring; times
     /// before the main pipeline's zero clamp to 0).
     pub(crate) fn map(&self, rt: u64) -> Option<u64> {
-        let off = self.offset?;
-        Some((i128::from(rt) + i128::from(off)).clamp(0, i128::from(u64::MAX)) as u64)
+        self.mapper()(rt)
+    }
+
+    /// [`ConnClock::map`] as a function that does not borrow the clock.
+    pub(crate) fn mapper(&self) -> impl Fn(u64) -> Option<u64> + use<> {
+        let off = self.offset;
+        move |rt| {
+            off.map(|o| (i128::from(rt) + i128::from(o)).clamp(0, i128::from(u64::MAX)) as u64)
+        }
     }
 
     /// How far the latest data runs behind its live edge at `now` (ns; negative
