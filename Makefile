@@ -46,7 +46,7 @@ test: lint unit e2e
 # keep yet; FUZZ_STRICT=1 makes those fail too (a failure is shrunk to a minimal
 # sequence and its seed kept in tests/fuzz.proptest-regressions).
 FUZZ_CASES ?= 10000
-fuzz: $(BUILD_DEPS)
+fuzz: $(TEST_DEPS)
 	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release --test fuzz random_fault_sequences -- --nocapture
 
 # The relay under long network faults (scripts/e2e-faults.sh, FAULTS_SET=long: throttles

@@ -50,6 +50,9 @@ const GATED: &[Inv] = &[
     Inv::RestoreDelay,
     Inv::JustifiedSwitch,
     Inv::FlushPaired,
+    Inv::CapsEnforced,
+    Inv::OneInput,
+    Inv::HealthyTarget,
 ];
 
 const DEFAULT_CASES: u32 = 300;
@@ -83,18 +86,20 @@ fn unit(media: Media, i: usize, m: &InputModel, pts: u64) -> gst::Buffer {
             } else {
                 480
             };
-            let v = if m.silent {
-                0.0
-            } else if i == rig::PRIMARY {
-                check::PRIMARY_VALUE
-            } else {
-                check::SECONDARY_VALUE
+            let mismatch = m.caps == CapsKind::Incompatible;
+            let v = match (m.silent, i == rig::PRIMARY, mismatch) {
+                (true, _, _) => 0.0,
+                (false, true, false) => check::PRIMARY_VALUE,
+                (false, false, false) => check::SECONDARY_VALUE,
+                (false, true, true) => check::PRIMARY_MISMATCH,
+                (false, false, true) => check::SECONDARY_MISMATCH,
             };
             std::iter::repeat_n(v.to_le_bytes(), n).flatten().collect()
         }
         Media::Encoded => {
             let mut d = vec![0x5au8; 64];
-            d[0] = if i == rig::PRIMARY { b'P' } else { b'S' };
+            let mismatch = usize::from(m.caps == CapsKind::Incompatible);
+            d[0] = check::UNIT_TAGS[2 * mismatch + i];
             d[1..9].copy_from_slice(&pts.to_le_bytes());
             d
         }
@@ -310,7 +315,12 @@ impl Run {
         }
         if both_ended {
             let since = *self.both_ended_since.get_or_insert(rt);
-            if rt >= since + SLOT && !self.out.eos && !self.eos_missing_reported {
+            // (An output left flushing refuses the EOS: that is flush-paired.)
+            if rt >= since + SLOT
+                && !self.out.eos
+                && !self.eos_missing_reported
+                && !self.out.flushing
+            {
                 // The EOS may come from another thread: give it some real time.
                 for _ in 0..40 {
                     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -322,7 +332,11 @@ impl Run {
                     }
                 }
             }
-            if rt >= since + SLOT && !self.out.eos && !self.eos_missing_reported {
+            if rt >= since + SLOT
+                && !self.out.eos
+                && !self.eos_missing_reported
+                && !self.out.flushing
+            {
                 self.eos_missing_reported = true;
                 self.v.push(violation(
                     Inv::EosWhenBothEnded,
@@ -485,6 +499,8 @@ impl Run {
                 let class = |v: f32| match v {
                     check::PRIMARY_VALUE => 'P',
                     check::SECONDARY_VALUE => 'S',
+                    check::PRIMARY_MISMATCH => 'p',
+                    check::SECONDARY_MISMATCH => 's',
                     0.0 => '0',
                     _ => '~',
                 };
@@ -631,6 +647,27 @@ const KNOWN: &[(Inv, &str)] = &[
         Inv::JustifiedSwitch,
         "Case { media: Raw, timeout_ms: 100, restore_ms: 0, sticky: false, crossfade_ms: 0, \
          rigid_sink: false, steps: [Skew(S, 13), Manual(S), Advance(1), Skew(S, 0), Eos(S)] }",
+    ),
+    (
+        Inv::CapsEnforced,
+        "Case { media: Raw, timeout_ms: 100, restore_ms: 0, sticky: false, crossfade_ms: 0, \
+         rigid_sink: false, steps: [Caps(P, Incompatible), Stall(S), Advance(10), Manual(P), \
+         Caps(P, Normal), Skew(P, 4)] }",
+    ),
+    (
+        Inv::OneInput,
+        "Case { media: Raw, timeout_ms: 100, restore_ms: 0, sticky: false, crossfade_ms: 20, \
+         rigid_sink: false, steps: [Caps(P, Incompatible), Stall(S), Advance(10), Manual(P), \
+         Caps(P, Normal), Skew(P, 4)] }",
+    ),
+    // The secondary's new caps are refused by a rigid downstream, so its data stops
+    // with the primary's: at the primary's timeout the element switches to the
+    // secondary and times it out in the same instant.
+    (
+        Inv::HealthyTarget,
+        "Case { media: Raw, timeout_ms: 200, restore_ms: 0, sticky: false, crossfade_ms: 0, \
+         rigid_sink: true, steps: [Stall(P), Advance(1), Caps(S, Incompatible), Stall(S), \
+         Advance(1)] }",
     ),
     // Intermittent (about one run in ten): the timer switches away from the
     // secondary between the FLUSH_START and the FLUSH_STOP it forwards.

@@ -725,8 +725,10 @@ fn every_property_written_while_playing_reads_back_and_takes_effect() {
         ("interval", 0u64.to_value()),
     ]);
     p.h.set_src_caps_str(AAC);
+    // 2 s of a live stream: each unit arrives when the clock reaches it.
     let mut pts = 0;
     for _ in 0..100 {
+        p.h.set_time(gst::ClockTime::from_nseconds(pts)).unwrap();
         p.push(encoded(320, pts, 20 * MS));
         pts += 20 * MS;
     }

@@ -46,8 +46,6 @@ pub fn lag(clock_rt: u64, data_end: u64, latency: u64) -> u64 {
 #[derive(Debug, Clone, Default)]
 pub struct LateTracker {
     late: bool,
-    /// Lag of the most recent data (ns).
-    last_lag: u64,
 }
 
 impl LateTracker {
@@ -59,16 +57,9 @@ impl LateTracker {
         self.late
     }
 
-    /// Lag of the most recent data that was judged.
-    #[cfg(test)]
-    pub fn last_lag(&self) -> u64 {
-        self.last_lag
-    }
-
     /// Judges data that arrived with lag `lag` against `bound`. Returns whether the
     /// condition changed.
     pub fn on_data(&mut self, lag: u64, bound: u64) -> bool {
-        self.last_lag = lag;
         let late = if bound == 0 {
             false
         } else if self.late {
@@ -91,7 +82,6 @@ impl LateTracker {
 
     /// Forgets the condition (flush, a new stream, leaving the clock).
     pub fn clear(&mut self) -> bool {
-        self.last_lag = 0;
         std::mem::replace(&mut self.late, false)
     }
 }
@@ -133,14 +123,13 @@ mod tests {
             let arrival = 80 * (k + 1) * MS;
             let end = 20 * (k + 1) * MS;
             if t.on_data(lag(arrival, end, 0), SEC) {
-                late_at = Some(k);
+                late_at = Some((k, lag(arrival, end, 0)));
                 break;
             }
         }
         // lag = 60 (k + 1) ms > 1000 ms from k = 16 on
-        assert_eq!(late_at, Some(16));
+        assert_eq!(late_at, Some((16, 1_020 * MS)));
         assert!(t.is_late());
-        assert_eq!(t.last_lag(), 1_020 * MS);
     }
 
     #[test]
@@ -167,6 +156,5 @@ mod tests {
         assert!(t.on_data(100 * SEC, SEC));
         assert!(t.clear());
         assert!(!t.clear());
-        assert_eq!(t.last_lag(), 0);
     }
 }

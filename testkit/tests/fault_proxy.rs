@@ -139,7 +139,11 @@ impl Proxy {
             if let Some(l) = self.logged(what).pop() {
                 return l;
             }
-            assert!(Instant::now() < until, "no log line with {what:?}");
+            assert!(
+                Instant::now() < until,
+                "no log line with {what:?} in:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
             thread::sleep(Duration::from_millis(10));
         }
     }
@@ -270,11 +274,13 @@ fn throttle_is_smooth_and_within_twenty_percent() {
     let total: usize = reads.iter().map(|r| r.1).sum();
     let rate = total as f64 / elapsed;
     assert!((3200.0..=4800.0).contains(&rate), "{rate:.0} B/s");
-    // Smooth: no pause over 250 ms, no 250 ms with more than twice the rate.
+    // Smooth: no 250 ms with more than twice the rate, and no long pause (400 ms
+    // allows for a starved reader on a busy machine; the bucket itself never waits
+    // more than 20 ms).
     let mut last = start;
     for (i, (t, _)) in reads.iter().enumerate() {
         assert!(
-            t.duration_since(last) < Duration::from_millis(250),
+            t.duration_since(last) < Duration::from_millis(400),
             "pause of {:?}",
             t.duration_since(last)
         );
@@ -353,11 +359,15 @@ fn drop_closes_normally_and_refuse_refuses() {
     }
     p.wait_log("close 1 reason=drop");
     assert_eq!(p.cmd("refuse"), "ok mode refuse");
-    p.wait_log("listener closed");
-    let err = TcpStream::connect(p.listen).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    p.wait_log("refusing new connections");
+    // Accepted and reset at once: the first read fails.
+    let mut s = TcpStream::connect(p.listen).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let err = s.read(&mut [0u8; 16]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    p.wait_log("refused client=127.0.0.1:");
     p.cmd("pass");
-    p.wait_log("listener open");
+    p.wait_log("accepting new connections");
     let mut c = p.client(1000);
     c.read_to_end();
     assert_eq!(c.next, 1000);

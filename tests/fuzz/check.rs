@@ -55,6 +55,9 @@ pub enum Inv {
     EosWhenBothEnded,
     /// Output caps never change to an incompatible format.
     OutputCaps,
+    /// Data an input delivers while its caps do not match the output never goes
+    /// out (not even after its caps match again).
+    CapsEnforced,
     /// One TIME segment (a new one only after a flush).
     OneSegment,
     /// A flush that goes out is whole: FLUSH_START is followed by FLUSH_STOP, so the
@@ -84,12 +87,13 @@ impl Inv {
             Inv::EosOnlyWhenBothEnded => "eos-only-when-both-ended",
             Inv::EosWhenBothEnded => "eos-when-both-ended",
             Inv::OutputCaps => "output-caps",
+            Inv::CapsEnforced => "caps-enforced",
             Inv::OneSegment => "one-segment",
             Inv::FlushPaired => "flush-paired",
         }
     }
 
-    pub const ALL: [Inv; 21] = [
+    pub const ALL: [Inv; 22] = [
         Inv::NoPanic,
         Inv::NoDeadlock,
         Inv::PushOk,
@@ -109,6 +113,7 @@ impl Inv {
         Inv::EosOnlyWhenBothEnded,
         Inv::EosWhenBothEnded,
         Inv::OutputCaps,
+        Inv::CapsEnforced,
         Inv::OneSegment,
         Inv::FlushPaired,
     ];
@@ -127,9 +132,22 @@ pub fn violation(inv: Inv, detail: impl Into<String>) -> Violation {
     }
 }
 
-/// Sample values of the raw inputs (mono F32): the primary, the secondary, silence.
+/// Sample values of the raw inputs (mono F32): the primary, the secondary (silence
+/// is 0), and each of them while its caps do not match the output. Fades and
+/// crossfades of the first two stay within ±0.25: anything beyond comes from data
+/// of a mismatch.
 pub const PRIMARY_VALUE: f32 = 0.25;
 pub const SECONDARY_VALUE: f32 = -0.25;
+pub const PRIMARY_MISMATCH: f32 = 0.5;
+pub const SECONDARY_MISMATCH: f32 = -0.5;
+
+/// Whether a sample can only come from data delivered under mismatching caps.
+pub fn from_mismatch(x: f32) -> bool {
+    x.abs() > PRIMARY_VALUE * 1.001
+}
+/// First byte of an encoded unit: the primary, the secondary, and each of them
+/// while its caps do not match the output.
+pub const UNIT_TAGS: [u8; 4] = [b'P', b'S', b'p', b's'];
 
 /// Checks the output as it comes out.
 pub struct OutputCheck {
@@ -251,6 +269,16 @@ impl OutputCheck {
                         ),
                     ));
                 }
+                if let Some(x) = samples.iter().find(|&&x| from_mismatch(x)) {
+                    v.push(violation(
+                        Inv::CapsEnforced,
+                        format!(
+                            "buffer at {:.3} ms carries data of the {} from while its caps did not match",
+                            pts as f64 / 1e6,
+                            if *x > 0.0 { "primary" } else { "secondary" }
+                        ),
+                    ));
+                }
                 let source = if samples.iter().all(|&x| x == PRIMARY_VALUE) {
                     Some(0)
                 } else if samples.iter().all(|&x| x == SECONDARY_VALUE) {
@@ -266,13 +294,23 @@ impl OutputCheck {
                 if map.len() < 9 {
                     None
                 } else {
+                    if map[0] == UNIT_TAGS[2] || map[0] == UNIT_TAGS[3] {
+                        v.push(violation(
+                            Inv::CapsEnforced,
+                            format!(
+                                "unit at {} ms is one the {} delivered while its caps did not match",
+                                pts / MS,
+                                if map[0] == UNIT_TAGS[2] { "primary" } else { "secondary" }
+                            ),
+                        ));
+                    }
                     let orig = u64::from_le_bytes(map[1..9].try_into().unwrap_or_default());
                     if orig != pts {
                         v.push(violation(
                             Inv::Mapping,
                             format!(
                                 "unit of the {} at running time {} ms went out at {} ms",
-                                if map[0] == b'P' {
+                                if map[0].eq_ignore_ascii_case(&b'P') {
                                     "primary"
                                 } else {
                                     "secondary"
@@ -282,7 +320,7 @@ impl OutputCheck {
                             ),
                         ));
                     }
-                    Some(usize::from(map[0] != b'P'))
+                    Some(usize::from(!map[0].eq_ignore_ascii_case(&b'P')))
                 }
             }
         };
@@ -520,7 +558,8 @@ impl SwitchCheck {
                     p = true;
                 } else if x == SECONDARY_VALUE {
                     s = true;
-                } else if x != 0.0 {
+                } else if x != 0.0 && !from_mismatch(x) {
+                    // (data of a mismatch is reported as caps-enforced)
                     blend = true;
                 }
             }
@@ -607,6 +646,14 @@ mod tests {
         };
         b.make_mut().set_duration(gst::ClockTime::from_mseconds(10));
         assert_eq!(check(Media::Raw, &[Out::Buffer(b)]), [Inv::Timestamps]);
+        assert_eq!(
+            check(Media::Raw, &[raw(0, PRIMARY_MISMATCH, 441)]),
+            [Inv::CapsEnforced]
+        );
+        assert_eq!(
+            check(Media::Encoded, &[unit(0, UNIT_TAGS[3], 0)]),
+            [Inv::CapsEnforced]
+        );
         let moved = [unit(0, b'P', 0), unit(20, b'S', 40)];
         assert_eq!(check(Media::Encoded, &moved), [Inv::Mapping]);
         let seg = gst::event::Segment::new(&gst::FormattedSegment::<gst::ClockTime>::new());

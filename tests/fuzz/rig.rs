@@ -326,7 +326,13 @@ impl Rig {
         });
         if r.is_err() {
             std::mem::forget(self);
+            return r;
         }
+        // Messages left on the bus hold the elements, which hold the bus.
+        for e in [&self.switch, &self.probe] {
+            e.set_bus(None);
+        }
+        self.bus.set_flushing(true);
         r
     }
 }

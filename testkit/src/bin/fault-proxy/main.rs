@@ -177,7 +177,11 @@ impl Shared {
     fn kill_all(&self, how: u8) -> usize {
         let conns = lock(&self.conns);
         for (id, c) in conns.iter() {
-            if c.kill.load(Ordering::SeqCst) != ALIVE {
+            // The reason first: a thread that sees the socket fail must find it.
+            if c.kill
+                .compare_exchange(ALIVE, how, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
                 continue;
             }
             if how == KILL_RESET {
@@ -192,7 +196,6 @@ impl Shared {
                 let _ = c.client.shutdown(Shutdown::Both);
                 let _ = c.upstream.shutdown(Shutdown::Both);
             }
-            c.kill.store(how, Ordering::SeqCst);
         }
         let n = conns.len();
         drop(conns);
@@ -327,11 +330,14 @@ fn reader(mut src: TcpStream, tx: SyncSender<Chunk>, kill: Arc<AtomicU8>) -> End
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => {
-                if !killed(&kill) {
-                    kill.store(KILL_ERROR, Ordering::SeqCst);
-                    return End::Error;
-                }
-                return End::Killed;
+                return if kill
+                    .compare_exchange(ALIVE, KILL_ERROR, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    End::Error
+                } else {
+                    End::Killed
+                };
             }
         }
     }
@@ -455,11 +461,12 @@ impl Writer {
     }
 
     fn fail(&self) -> End {
-        if killed(&self.kill) {
-            End::Killed
-        } else {
-            self.kill.store(KILL_ERROR, Ordering::SeqCst);
-            End::Error
+        match self
+            .kill
+            .compare_exchange(ALIVE, KILL_ERROR, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => End::Error,
+            Err(_) => End::Killed,
         }
     }
 }
@@ -566,38 +573,29 @@ fn connection(shared: Arc<Shared>, client: TcpStream, peer: SocketAddr) {
     ));
 }
 
-/// Accepts clients; closes the listening socket while new connections are refused
-/// (a connect then fails with "connection refused") and opens it again after.
-fn accept_loop(shared: Arc<Shared>, mut listener: Option<TcpListener>, addr: SocketAddr) {
+/// Accepts clients. While new connections are refused, each one is closed at once
+/// with a RST (the client's first read or write fails with "connection reset"):
+/// the listening socket stays open, so no other program can take its port.
+fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut refusing = false;
     loop {
         let refuse = shared.link().refuse;
-        if refuse {
-            if listener.take().is_some() {
-                shared.log.log("listener closed (refusing connections)");
-            }
-            thread::sleep(Duration::from_millis(5));
-            continue;
+        if refuse != refusing {
+            refusing = refuse;
+            shared.log.log(if refuse {
+                "refusing new connections"
+            } else {
+                "accepting new connections"
+            });
         }
-        let l = match &listener {
-            Some(l) => l,
-            None => match TcpListener::bind(addr).and_then(|l| {
-                l.set_nonblocking(true)?;
-                Ok(l)
-            }) {
-                Ok(l) => {
-                    shared.log.log("listener open");
-                    listener.insert(l)
+        match listener.accept() {
+            Ok((s, peer)) if refuse => {
+                if let Err(e) = sys::linger_zero(&s) {
+                    shared.log.log(&format!("refused {peer}: SO_LINGER: {e}"));
                 }
-                Err(e) => {
-                    shared
-                        .log
-                        .log(&format!("listener: cannot bind {addr}: {e}"));
-                    thread::sleep(Duration::from_millis(100));
-                    continue;
-                }
-            },
-        };
-        match l.accept() {
+                shared.log.log(&format!("refused client={peer}"));
+                drop(s);
+            }
             Ok((s, peer)) => {
                 let _ = s.set_nonblocking(false);
                 let sh = shared.clone();
@@ -761,5 +759,5 @@ fn main() {
             thread::sleep(Duration::from_millis(5));
         }
     });
-    accept_loop(shared, Some(listener), listen_addr);
+    accept_loop(shared, listener);
 }
