@@ -88,20 +88,87 @@ mod tests {
         let av = Media::av_flv();
         let d = pipeline_description("rtmp://127.0.0.1:1935/live/a", &av);
         assert!(
-            d.starts_with("rtmp2src name=src location=\"rtmp://127.0.0.1:1935/live/a\" ! flvdemux")
-        );
-        assert!(
-            d.contains("demux.audio ! queue name=aqueue ! aacparse"),
+            d.starts_with("rtmp2src name=src location=\"rtmp://127.0.0.1:1935/live/a\" ! flvdemux"),
             "{d}"
         );
+        assert!(d.contains(" queue name=aqueue ! aacparse"), "{d}");
         assert!(d.contains("stream-format=raw"), "{d}");
-        assert!(
-            d.contains("demux.video ! queue name=vqueue ! h264parse"),
-            "{d}"
-        );
-        let a = Media::audio_adts();
-        let d = pipeline_description("rtmp://h/live/a", &a);
+        assert!(d.contains(" queue name=vqueue ! h264parse"), "{d}");
+        let d = pipeline_description("rtmp://h/live/a", &Media::audio_adts());
         assert!(d.contains("stream-format=adts"), "{d}");
         assert!(!d.contains("vqueue"), "{d}");
+    }
+
+    /// FLV with audio and video, for a station that takes audio only: the audio
+    /// pad is linked to its branch when it appears, the video pad to a fakesink
+    /// (unlinked, it would stop the demuxer with not-linked).
+    #[test]
+    fn demuxer_pads_are_linked_as_they_appear() {
+        crate::init().unwrap();
+        if gst::ElementFactory::find("x264enc").is_none() {
+            eprintln!("skipped: x264enc missing");
+            return;
+        }
+        let pipeline = gst::parse::launch(
+            "videotestsrc num-buffers=25 ! video/x-raw,width=64,height=48,framerate=25/1 \
+             ! x264enc ! flvmux name=mux streamable=true ! flvdemux name=demux \
+             audiotestsrc num-buffers=47 samplesperbuffer=1024 ! avenc_aac ! aacparse ! mux. \
+             queue name=aqueue ! aacparse ! audio/mpeg,stream-format=adts \
+             ! fakesink name=audio sync=false async=false",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        link_demuxer(&pipeline).unwrap();
+        let sink = pipeline.by_name("audio").unwrap();
+        let frames = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let f = frames.clone();
+        sink.static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                f.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let bus = pipeline.bus().unwrap();
+        let msg = bus.timed_pop_filtered(
+            gst::ClockTime::from_seconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        );
+        pipeline.set_state(gst::State::Null).unwrap();
+        let msg = msg.expect("the pipeline ends");
+        assert_eq!(msg.type_(), gst::MessageType::Eos, "{msg:?}");
+        assert!(frames.load(std::sync::atomic::Ordering::Relaxed) >= 40);
+
+        // Video only (as while the audio pad does not exist yet): the untaken
+        // medium goes to a fakesink; unlinked, the demuxer would stop with
+        // not-linked.
+        let pipeline = gst::parse::launch(
+            "videotestsrc num-buffers=25 ! video/x-raw,width=64,height=48,framerate=25/1 \
+             ! x264enc ! flvmux streamable=true ! flvdemux name=demux \
+             queue name=aqueue ! fakesink name=audio sync=false async=false",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        link_demuxer(&pipeline).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        // (No EOS: the audio branch never gets a pad.)
+        let error = pipeline
+            .bus()
+            .unwrap()
+            .timed_pop_filtered(gst::ClockTime::from_seconds(3), &[gst::MessageType::Error]);
+        let video_sink = pipeline
+            .iterate_sinks()
+            .into_iter()
+            .flatten()
+            .find(|e| e.name() != "audio");
+        let got_video = video_sink
+            .as_ref()
+            .and_then(|s| s.property::<Option<gst::Sample>>("last-sample"))
+            .is_some();
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert!(error.is_none(), "{error:?}");
+        assert!(got_video, "{video_sink:?}");
     }
 }
