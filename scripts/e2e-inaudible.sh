@@ -33,7 +33,10 @@ h_sleep 18
 h_stop primary
 h_sleep 10
 h_encoder primary /station.aac 128k -3 48000
-h_sleep $((RESTORE + 12))
+# The encoder's mount (~2 s), the relay's reconnection (attempts 2 s apart while the
+# mount is away) and fresh data (~1.5 s), the re-measured alignment (~10 s), then
+# restore-delay.
+h_sleep $((RESTORE + 15))
 h_stop listener
 h_stop relay
 wait "${H_PIDS[recorder]}" 2>/dev/null
@@ -42,7 +45,7 @@ unset "H_PIDS[recorder]"
 
 fail=0
 /usr/bin/python3 scripts/icecast/report.py check "$H_WORK" --timeout $TIMEOUT \
-  --switches eos,restored --loudness-lu 1 || fail=1
+  --switches health,restored --verdicts eos --loudness-lu 1 || fail=1
 # Switch times on the recording's time line (the recording began at rec_start; a
 # listener connection starts with Icecast's burst, so allow a generous window).
 times=$(awk -v r="$rec_start" '$2 == "switch" { printf "%.1f ", $1 - r }' "$H_WORK/relay-events.txt")

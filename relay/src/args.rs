@@ -2,6 +2,10 @@
 //! Command line of `gst-failover-relay` (no GStreamer types, unit-tested).
 
 use crate::config::{ENCODERS, MODES, Setup, StationConfig, parse_duration};
+use std::time::Duration;
+
+/// Reconnections are never closer than this (nothing spins).
+const MIN_RECONNECT: Duration = Duration::from_millis(100);
 
 pub const USAGE: &str = "\
 gst-failover-relay: relay a live AAC stream from a primary and a secondary Icecast mount
@@ -10,7 +14,8 @@ to an output mount, switching with `failoverswitch` without dropping listeners.
 USAGE:
   gst-failover-relay --primary URL --secondary URL --output URL [OPTIONS]
 
-  --primary URL          primary input (http://host:port/mount)
+  --primary URL          primary input (http://host:port/mount, or rtmp://host/app/stream:
+                         its AAC audio)
   --secondary URL        secondary (backup) input
   --output URL           icecast://source:PASSWORD@host:port/mount (HTTP PUT source),
                          or - to write the ADTS stream to stdout
@@ -25,8 +30,15 @@ USAGE:
   --bitrate N            decode setup: output AAC bitrate in bit/s [default: 128000]
   --encoder E            decode setup: voaacenc (constant bitrate, also in silence) or
                          avenc_aac [default: voaacenc]
-  --latency D            head-room given to each input's timestamps [default: 300ms]
-  --reconnect-delay D    wait before reconnecting a dropped input [default: 1s]
+  --latency D            hold the output back D (failoverswitch latency): the backup's
+                         data then fills a stalled input's outage, the listener hears
+                         no pause at a stall failover (set it to the timeout or more);
+                         0: no delay, a pause of about the timeout [default: 0]
+  --watchdog D           reconnect an input that stays unhealthy (stalled, late, or
+                         without fresh data) for D [default: 3s]
+  --reconnect-delay D    wait before reconnecting a dropped input; attempts that bring
+                         no fresh data back off 2x each time... [default: 500ms]
+  --reconnect-max D      ...up to D between attempts [default: 2s]
   --events FILE          append one line per event (switch, health, reconnect, warning)
   --timeline FILE        write a CSV row every 500 ms (active input, health, loudness)
   --quiet                no live status line
@@ -100,7 +112,11 @@ impl Args {
                     st.encoder = v;
                 }
                 "--latency" => st.latency = parse_duration(&value()?)?,
-                "--reconnect-delay" => st.reconnect_delay = parse_duration(&value()?)?,
+                "--reconnect-delay" => {
+                    st.reconnect_delay = parse_duration(&value()?)?.max(MIN_RECONNECT)
+                }
+                "--reconnect-max" => st.reconnect_max = parse_duration(&value()?)?,
+                "--watchdog" => st.watchdog = parse_duration(&value()?)?,
                 "--events" => a.events = Some(value()?),
                 "--timeline" => a.timeline = Some(value()?),
                 "--quiet" => a.quiet = true,
@@ -123,7 +139,6 @@ impl Args {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn parse(v: &[&str]) -> Result<Option<Args>, String> {
         Args::parse(v.iter().map(|s| s.to_string()))
@@ -157,6 +172,36 @@ mod tests {
         assert_eq!(st.mode, "sticky");
         assert_eq!(st.encoder, "voaacenc");
         assert!(a.quiet);
+        assert_eq!(st.latency, Duration::ZERO);
+        assert_eq!(st.watchdog, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn input_lifecycle_options() {
+        let a = parse(&[
+            "--primary",
+            "rtmp://h/live/a",
+            "--secondary",
+            "http://h:1/b.aac",
+            "--output",
+            "-",
+            "--latency",
+            "1.5s",
+            "--watchdog",
+            "5s",
+            "--reconnect-delay",
+            "0",
+            "--reconnect-max",
+            "10s",
+        ])
+        .unwrap()
+        .unwrap();
+        let st = &a.station;
+        assert_eq!(st.latency, Duration::from_millis(1500));
+        assert_eq!(st.watchdog, Duration::from_secs(5));
+        // Never a reconnection loop without a pause.
+        assert_eq!(st.reconnect_delay, MIN_RECONNECT);
+        assert_eq!(st.reconnect_max, Duration::from_secs(10));
     }
 
     #[test]

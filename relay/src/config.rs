@@ -55,10 +55,17 @@ pub struct StationConfig {
     pub crossfade: Duration,
     pub bitrate: u32,
     pub encoder: String,
-    /// Head-room given to each input's timestamps over their arrival.
+    /// `failoverswitch` `latency`: the output is held back this long, so that the
+    /// standby's data fills a stalled input's outage (0: no delay, a pause of about
+    /// `timeout` at a stall failover).
     pub latency: Duration,
-    /// Wait before reconnecting a dropped input.
+    /// Wait before the first reconnection of a dropped input; attempts without
+    /// fresh data are spaced twice as far each time, up to `reconnect_max`.
     pub reconnect_delay: Duration,
+    pub reconnect_max: Duration,
+    /// An input unhealthy (stalled, late, or connected without fresh data) for
+    /// this long is reconnected.
+    pub watchdog: Duration,
 }
 
 impl StationConfig {
@@ -78,8 +85,10 @@ impl StationConfig {
             // ~1400-byte blocks, and avenc_aac's 7-byte silent frames would come
             // out in bursts seconds apart.
             encoder: ENCODERS[0].into(),
-            latency: Duration::from_millis(300),
-            reconnect_delay: Duration::from_secs(1),
+            latency: Duration::ZERO,
+            reconnect_delay: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(2),
+            watchdog: Duration::from_secs(3),
         }
     }
 }

@@ -27,8 +27,8 @@ cat >"$dir/icecast.xml" <<XML
   <location>loopback</location>
   <admin>relay@localhost</admin>
   <limits>
-    <clients>50</clients>
-    <sources>8</sources>
+    <clients>${ICECAST_CLIENTS:-50}</clients>
+    <sources>${ICECAST_SOURCES:-8}</sources>
     <queue-size>524288</queue-size>
     <client-timeout>30</client-timeout>
     <header-timeout>15</header-timeout>
