@@ -20,6 +20,7 @@ use gst_base::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use super::state::*;
+use crate::outbox::Outbox;
 
 #[derive(Default)]
 pub struct HealthProbe {
@@ -93,7 +94,7 @@ impl HealthProbe {
             if fired.report && state.outbox.len() == queued {
                 let verdict = state.verdict.current();
                 let s = state.health_structure(verdict, true, Some(now));
-                state.outbox.push_back(Outgoing::Report(s));
+                state.outbox.push(Outgoing::Report(s));
             }
             state.plan_timer()
         };
@@ -101,29 +102,10 @@ impl HealthProbe {
         self.deliver_pending();
     }
 
-    /// Delivers queued notifications in order, unless another thread (or an outer
-    /// call on this one) already does it.
+    /// Delivers queued notifications in order (the crate's outbox: whichever thread
+    /// finds it idle delivers everything, with no lock held).
     fn deliver_pending(&self) {
-        {
-            let mut state = self.lock();
-            if state.delivering || state.outbox.is_empty() {
-                return;
-            }
-            state.delivering = true;
-        }
-        loop {
-            let item = {
-                let mut state = self.lock();
-                match state.outbox.pop_front() {
-                    Some(item) => item,
-                    None => {
-                        state.delivering = false;
-                        return;
-                    }
-                }
-            };
-            self.deliver(item);
-        }
+        Outbox::deliver(&self.state, |s| &mut s.outbox, |item| self.deliver(item));
     }
 
     fn deliver(&self, item: Outgoing) {
@@ -187,17 +169,15 @@ impl HealthProbe {
             let settings = state.settings;
             let clock = state.clock.take();
             let outbox = std::mem::take(&mut state.outbox);
-            let delivering = state.delivering;
             *state = State {
                 settings,
                 clock,
                 outbox,
-                delivering,
                 ..State::default()
             };
             state.apply_settings(None);
             if !was_healthy {
-                state.outbox.push_back(Outgoing::NotifyHealthy);
+                state.outbox.push(Outgoing::NotifyHealthy);
             }
             cancel
         };

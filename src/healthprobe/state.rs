@@ -4,8 +4,8 @@
 //! buffers, events and structures. No locking, clock waiting or sending here: the
 //! element (`imp`) holds the lock around these calls and sends what they queue.
 
+use crate::outbox::Outbox;
 use gst::prelude::*;
-use std::collections::VecDeque;
 use std::sync::LazyLock;
 
 use super::bitrate::BitrateWindow;
@@ -126,8 +126,7 @@ pub(super) struct State {
     pub(super) playing: bool,
     pub(super) clock: Option<gst::Clock>,
     pub(super) timer: Timer,
-    pub(super) outbox: VecDeque<Outgoing>,
-    pub(super) delivering: bool,
+    pub(super) outbox: Outbox<Outgoing>,
 }
 
 impl Default for State {
@@ -155,8 +154,7 @@ impl Default for State {
             playing: false,
             clock: None,
             timer: Timer::default(),
-            outbox: VecDeque::new(),
-            delivering: false,
+            outbox: Outbox::default(),
         }
     }
 }
@@ -221,7 +219,7 @@ impl State {
                 verdict.reason.as_str()
             );
             let message = self.health_structure(verdict, false, now);
-            self.outbox.push_back(Outgoing::Change {
+            self.outbox.push(Outgoing::Change {
                 verdict,
                 message,
                 healthy_flipped: before.healthy != verdict.healthy,
