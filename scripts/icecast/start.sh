@@ -3,6 +3,8 @@
 #   scripts/icecast/start.sh DIR PORT PASSWORD
 # DIR is a scratch directory (created if missing) that receives icecast.xml, logs and
 # icecast.pid. Runs in the background; prints the PID. Stop it with stop.sh DIR.
+# ICECAST_CLIENTS / ICECAST_SOURCES raise its limits (default 50 / 8) for tests of
+# many stations (scripts/e2e-stations.sh, benches/relay-scale.sh).
 # As root, Icecast refuses to run without <changeowner>: the config then drops to
 # icecast2:icecast itself (DIR is handed to that user), so the PID stays Icecast's own.
 set -euo pipefail
@@ -27,8 +29,8 @@ cat >"$dir/icecast.xml" <<XML
   <location>loopback</location>
   <admin>relay@localhost</admin>
   <limits>
-    <clients>50</clients>
-    <sources>8</sources>
+    <clients>${ICECAST_CLIENTS:-50}</clients>
+    <sources>${ICECAST_SOURCES:-8}</sources>
     <queue-size>524288</queue-size>
     <client-timeout>30</client-timeout>
     <header-timeout>15</header-timeout>

@@ -57,7 +57,8 @@ impl Station {
             count: s.get::<u64>("switch-count").unwrap_or(0),
         };
         eprintln!(
-            "\nrelay: SWITCH {} -> {} (reason {}, running time {:.3} s, switch #{})",
+            "\n{}: SWITCH {} -> {} (reason {}, running time {:.3} s, switch #{})",
+            self.tag,
             rec.from,
             rec.to,
             rec.reason,
@@ -74,8 +75,7 @@ impl Station {
                 ("count", rec.count.to_string()),
             ],
         );
-        self.state.active = rec.to.clone();
-        self.state.switches.push(rec);
+        self.state.record_switch(rec);
     }
 
     /// `failoverswitch`'s verdict on an input (logged on every message: the switch
@@ -145,7 +145,8 @@ impl Station {
     fn on_warning(&mut self, msg: &gst::MessageRef, w: &gst::message::Warning) {
         let src = src_name(msg);
         eprintln!(
-            "\nrelay: WARNING from {src}: {} ({})",
+            "\n{}: WARNING from {src}: {} ({})",
+            self.tag,
             w.error(),
             w.debug().unwrap_or_default()
         );
@@ -177,7 +178,8 @@ impl Station {
         }
         if first {
             eprintln!(
-                "\nrelay: input {} failed ({}): reconnecting every {:?}",
+                "\n{}: input {} failed ({}): reconnecting every {:?}",
+                self.tag,
                 b.name,
                 err.error(),
                 delay
