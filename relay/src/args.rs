@@ -22,6 +22,10 @@ USAGE:
                          required) or decode (decode, healthprobe, loudnessmatch with the
                          secondary matched to the primary, crossfade, encode once)
                          [default: passthrough]
+  --measure M            which streams are decoded only to measure their loudness (for
+                         the status line, /status, /metrics): all (both inputs and the
+                         output), output, or none (passthrough then decodes nothing: about
+                         a third of the CPU) [default: all]
   --timeout D            failoverswitch timeout [default: 1s]
   --restore-delay D      failoverswitch restore-delay [default: 5s]
   --mode M               primary-preferred or sticky [default: primary-preferred]

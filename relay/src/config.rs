@@ -35,6 +35,48 @@ impl Setup {
     }
 }
 
+/// Which streams are decoded only to measure their loudness (for the status line,
+/// `/status` and `/metrics`). In the passthrough setup that is the only decoding
+/// the relay does, and most of its CPU; in the decode setup the inputs are decoded
+/// and measured anyway (`loudnessmatch` needs it), so only the output's meter is
+/// optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Both inputs and the output.
+    All,
+    /// The output only.
+    Output,
+    /// Nothing beyond what the setup needs.
+    None,
+}
+
+impl Measure {
+    pub fn parse(s: &str) -> Result<Measure, String> {
+        match s {
+            "all" => Ok(Measure::All),
+            "output" => Ok(Measure::Output),
+            "none" => Ok(Measure::None),
+            v => Err(format!("'{v}' (all, output or none)")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::All => "all",
+            Measure::Output => "output",
+            Measure::None => "none",
+        }
+    }
+
+    pub fn inputs(self) -> bool {
+        self == Measure::All
+    }
+
+    pub fn output(self) -> bool {
+        self != Measure::None
+    }
+}
+
 /// `failoverswitch`'s `mode` values.
 pub const MODES: [&str; 2] = ["primary-preferred", "sticky"];
 
@@ -53,6 +95,8 @@ pub struct StationConfig {
     /// Output URL (`icecast://source:PASSWORD@host:port/mount`, or `-` for stdout).
     pub output: String,
     pub setup: Setup,
+    /// What is decoded only to measure loudness.
+    pub measure: Measure,
     /// `failoverswitch` `timeout`, `restore-delay`, `mode`.
     pub timeout: Duration,
     pub restore_delay: Duration,
@@ -76,6 +120,7 @@ impl StationConfig {
             secondary: secondary.into(),
             output: output.into(),
             setup: Setup::Passthrough,
+            measure: Measure::All,
             timeout: Duration::from_secs(1),
             restore_delay: Duration::from_secs(5),
             mode: MODES[0].into(),
@@ -96,12 +141,13 @@ pub const DEFAULT_ID: &str = "relay";
 
 /// The per-station options, by their command-line name without `--` (the same name
 /// is the key in a stations file): what [`StationConfig::set`] understands.
-pub const OPTIONS: [&str; 13] = [
+pub const OPTIONS: [&str; 14] = [
     "id",
     "primary",
     "secondary",
     "output",
     "setup",
+    "measure",
     "timeout",
     "restore-delay",
     "mode",
@@ -125,6 +171,7 @@ impl StationConfig {
             "secondary" => self.secondary = value.into(),
             "output" => self.output = value.into(),
             "setup" => self.setup = Setup::parse(value)?,
+            "measure" => self.measure = Measure::parse(value)?,
             "timeout" => self.timeout = parse_duration(value)?,
             "restore-delay" => self.restore_delay = parse_duration(value)?,
             "mode" => {
@@ -214,6 +261,7 @@ mod tests {
         for key in OPTIONS {
             let good = match key {
                 "setup" => "decode",
+                "measure" => "output",
                 "mode" => "sticky",
                 "bitrate" => "64000",
                 "encoder" => "avenc_aac",
@@ -226,12 +274,14 @@ mod tests {
         }
         assert_eq!(c.id, "x");
         assert_eq!(c.setup, Setup::Decode);
+        assert_eq!(c.measure, Measure::Output);
         assert_eq!(c.reconnect_delay, Duration::from_millis(250));
         assert_eq!(c.bitrate, 64000);
         for (key, bad) in [
             ("id", "a b"),
             ("id", ""),
             ("setup", "transcode"),
+            ("measure", "some"),
             ("timeout", "soon"),
             ("mode", "random"),
             ("bitrate", "1"),

@@ -8,6 +8,9 @@
 //! (same for secondary)      failoverswitch ! tee ! queue ! appsink -> output
 //!                                            tee ! queue ! avdec_aac ! ... ! loudnessmatch (output) ! fakesink
 //! ```
+//! The decoding side branches only measure loudness (`measure`: `all` has the three,
+//! `output` the output's, `none` no decoding at all: `aacparse ! queue !
+//! failoverswitch ! appsink`).
 //! Decode (decode both, probe, match loudness, crossfade, encode once):
 //! ```text
 //! souphttpsrc ! typefind ! aacparse ! avdec_aac ! audioconvert ! F32LE ! healthprobe
@@ -53,12 +56,15 @@ fn input_chain(c: &StationConfig, idx: usize, kind: &InputKind) -> String {
     let pad = format!("sw.{name}");
     let mut d = kind.source(name);
     match c.setup {
-        Setup::Passthrough => d.push_str(&format!(
+        Setup::Passthrough if c.measure.inputs() => d.push_str(&format!(
             " ! tee name={name}_tee ! queue name={name}_queue {BIG_QUEUE} ! {pad} \
              {name}_tee. ! queue name={name}_mqueue {MEASURE_QUEUE} ! avdec_aac name={name}_mdec \
              ! audioconvert name={name}_mconv ! loudnessmatch name={name}_lm mode=measure \
              ! fakesink name={name}_msink sync=false async=false\n"
         )),
+        Setup::Passthrough => {
+            d.push_str(&format!(" ! queue name={name}_queue {BIG_QUEUE} ! {pad}\n"))
+        }
         Setup::Decode => {
             let lm = if idx == 0 {
                 "mode=measure".to_string()
@@ -85,22 +91,32 @@ fn output_chain(c: &StationConfig) -> String {
         c.mode
     );
     match c.setup {
-        Setup::Passthrough => d.push_str(&format!(
+        Setup::Passthrough if c.measure.output() => d.push_str(&format!(
             " ! tee name=out_tee ! queue name=out_queue ! appsink name=out_sink \
              sync=false emit-signals=true max-buffers=200 drop=false \
              out_tee. ! queue name=out_mqueue {MEASURE_QUEUE} ! avdec_aac name=out_mdec \
              ! audioconvert name=out_mconv ! loudnessmatch name={OUTPUT_METER} mode=measure \
              ! fakesink name=out_msink sync=false async=false"
         )),
-        Setup::Decode => d.push_str(&format!(
-            " crossfade={} ! loudnessmatch name={OUTPUT_METER} mode=measure \
-             ! audioconvert name=out_conv ! {} bitrate={} name=out_enc ! aacparse name=out_parse \
-             ! audio/mpeg,mpegversion=4,stream-format=adts \
-             ! appsink name=out_sink sync=false emit-signals=true",
-            ns(c.crossfade),
-            c.encoder,
-            c.bitrate
-        )),
+        // The appsink's callback only copies the frame into the output's channel:
+        // it runs on the switch's thread, no queue (thread) of its own.
+        Setup::Passthrough => d.push_str(
+            " ! appsink name=out_sink sync=false emit-signals=true max-buffers=200 drop=false",
+        ),
+        Setup::Decode => {
+            d.push_str(&format!(" crossfade={}", ns(c.crossfade)));
+            if c.measure.output() {
+                d.push_str(&format!(
+                    " ! loudnessmatch name={OUTPUT_METER} mode=measure"
+                ));
+            }
+            d.push_str(&format!(
+                " ! audioconvert name=out_conv ! {} bitrate={} name=out_enc ! aacparse name=out_parse \
+                 ! audio/mpeg,mpegversion=4,stream-format=adts \
+                 ! appsink name=out_sink sync=false emit-signals=true",
+                c.encoder, c.bitrate
+            ));
+        }
     }
     d
 }
@@ -268,6 +284,37 @@ mod tests {
             d.contains("timeout=1000000000 restore-delay=5000000000 mode=primary-preferred"),
             "{d}"
         );
+    }
+
+    #[test]
+    fn measuring_is_optional() {
+        let (mut c, inputs) = config(Setup::Passthrough);
+        c.measure = crate::config::Measure::None;
+        let d = describe(&c, &inputs);
+        assert!(
+            !d.contains("avdec_aac") && !d.contains("loudnessmatch") && !d.contains("tee"),
+            "{d}"
+        );
+        assert!(
+            d.contains("aacparse name=primary_parse ! queue name=primary_queue"),
+            "{d}"
+        );
+        assert!(
+            d.contains("mode=primary-preferred ! appsink name=out_sink"),
+            "{d}"
+        );
+        c.measure = crate::config::Measure::Output;
+        let d = describe(&c, &inputs);
+        assert_eq!(d.matches("avdec_aac").count(), 1, "{d}");
+        assert!(
+            d.contains(&format!("loudnessmatch name={OUTPUT_METER}")),
+            "{d}"
+        );
+        let (mut c, inputs) = config(Setup::Decode);
+        c.measure = crate::config::Measure::None;
+        let d = describe(&c, &inputs);
+        assert!(!d.contains(OUTPUT_METER), "{d}");
+        assert_eq!(d.matches("loudnessmatch").count(), 2, "{d}");
     }
 
     #[test]
