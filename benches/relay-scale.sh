@@ -36,9 +36,10 @@ HZ=$(getconf CLK_TCK)
 h_build || exit 1
 maxn=0
 for n in $NS; do [ "$n" -gt "$maxn" ] && maxn=$n; done
-# Icecast: 3 mounts and 3 clients (2 relay inputs, 1 listener) per station.
+# Icecast: 3 mounts and 6 connections (2 senders, 2 relay inputs, 1 relay output, 1
+# listener) per station: its client limit counts sources too.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-export ICECAST_SOURCES=$((3 * maxn + 20)) ICECAST_CLIENTS=$((4 * maxn + 50))
+export ICECAST_SOURCES=$((3 * maxn + 20)) ICECAST_CLIENTS=$((8 * maxn + 50))
 h_init relay-scale
 h_icecast
 P_FILE=$(scripts/icecast/aac-file.sh 128k -3)

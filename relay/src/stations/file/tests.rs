@@ -245,3 +245,18 @@ fn lines_and_columns() {
     assert_eq!(line_col("ab\ncd\n", 4), (2, 2));
     assert_eq!(line_col("ab\ncd\n", 99), (3, 1));
 }
+
+#[test]
+fn the_shipped_example_parses() {
+    let text = include_str!("../../../deploy/stations.example.toml");
+    let env = |n: &str| (n == "ICECAST_SOURCE_PASSWORD").then(|| "example-pw".to_string());
+    let f = parse(text, "stations.example.toml", &env).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = f.stations.iter().map(|s| s.config.id.as_str()).collect();
+    assert_eq!(ids, ["jazz", "news", "talk"]);
+    assert_eq!(
+        f.stations[1].config.output,
+        "icecast://source:example-pw@10.0.0.20:8000/news.aac"
+    );
+    assert_eq!(f.stations[2].config.primary, "http://10.0.0.31:8000/talk-studio.aac");
+    assert_eq!(f.http.listen, Some("127.0.0.1:9000".parse().unwrap()));
+}
