@@ -260,3 +260,24 @@ fn the_shipped_example_parses() {
     assert_eq!(f.stations[2].config.primary, "http://10.0.0.31:8000/talk-studio.aac");
     assert_eq!(f.http.listen, Some("127.0.0.1:9000".parse().unwrap()));
 }
+
+/// The shards of the Kubernetes example are stations files too.
+#[test]
+fn the_kubernetes_example_shards_parse() {
+    let text = include_str!("../../../deploy/kubernetes.yaml");
+    let env = |n: &str| (n == secrets::SOURCE_PASSWORD_ENV).then(|| "k8s-pw".to_string());
+    let mut shards = 0;
+    // Each `shard-N.toml: |` block, its lines indented by four spaces.
+    for block in text.split("toml: |\n").skip(1) {
+        let toml: String = block
+            .lines()
+            .take_while(|l| l.starts_with("    "))
+            .map(|l| format!("{}\n", &l[4..]))
+            .collect();
+        let f = parse(&toml, "shard", &env).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        assert_eq!(f.stations.len(), 2);
+        assert_eq!(f.http.listen.map(|a| a.port()), Some(9000));
+        shards += 1;
+    }
+    assert_eq!(shards, 2);
+}
