@@ -257,7 +257,10 @@ fn the_shipped_example_parses() {
         f.stations[1].config.output,
         "icecast://source:example-pw@10.0.0.20:8000/news.aac"
     );
-    assert_eq!(f.stations[2].config.primary, "http://10.0.0.31:8000/talk-studio.aac");
+    assert_eq!(
+        f.stations[2].config.primary,
+        "http://10.0.0.31:8000/talk-studio.aac"
+    );
     assert_eq!(f.http.listen, Some("127.0.0.1:9000".parse().unwrap()));
 }
 
