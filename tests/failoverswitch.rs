@@ -655,3 +655,19 @@ fn state_changes_while_data_flows_and_switches() {
         while rx.try_recv().is_ok() {}
     }
 }
+
+#[test]
+fn each_input_is_told_whether_it_is_on_air() {
+    let mut t = Live::new(&[("timeout", ms(500).into())]);
+    let on_air = |h: &mut gst_check::Harness| -> Vec<bool> {
+        std::iter::from_fn(|| h.try_pull_upstream_event())
+            .filter_map(|e| gstfailover::on_air_event::parse_event(&e))
+            .collect()
+    };
+    for i in 0..100 {
+        t.tick(i * 10, i < 50, true);
+    }
+    // Told on negotiation, then again at the failover.
+    assert_eq!(on_air(&mut t.hp), vec![true, false]);
+    assert_eq!(on_air(&mut t.hs), vec![false, true]);
+}

@@ -18,6 +18,9 @@
 //!    which releases it. GStreamer object locks (the element's clock and base time,
 //!    a pad's peer) may be taken under it: they never call back into us.
 //!
+//! The alignment estimator has its own lock (`align`): a thread holds either it or
+//! `state`, never both (an analysis never runs under the state lock).
+//!
 //! A thread holding `state` may *try* to take `push_lock` (the fast path of the
 //! active input's streaming thread); `try_lock` never blocks, so this cannot invert
 //! the order. Messages, warnings, notifications and upstream events are queued in the
@@ -36,7 +39,7 @@ use super::policy::{Input, Reason};
 use super::state::{
     DEFAULT_CROSSFADE, DEFAULT_RESTORE_DELAY, DEFAULT_TIMEOUT, Note, Settings, State,
 };
-use super::{CapsCheck, FailoverMode};
+use super::{AlignMode, CapsCheck, FailoverMode};
 use crate::outbox::Outbox;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -49,6 +52,7 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 const MAX_CROSSFADE: u64 = 10 * gst::ClockTime::SECOND.nseconds();
 const MAX_LATENCY: u64 = 60 * gst::ClockTime::SECOND.nseconds();
+const MAX_OFFSET: u64 = 10 * gst::ClockTime::SECOND.nseconds();
 
 pub struct FailoverSwitch {
     pub(super) primary: gst::Pad,
@@ -58,6 +62,9 @@ pub struct FailoverSwitch {
     /// Wakes standby inputs waiting for the output, and the timer task.
     pub(super) cond: Condvar,
     push_lock: Mutex<()>,
+    /// The alignment estimator (`align=auto`), under its own lock: an analysis is
+    /// never run under the state lock.
+    pub(super) align: Mutex<Option<crate::align::Estimator>>,
 }
 
 impl FailoverSwitch {
@@ -174,6 +181,16 @@ impl FailoverSwitch {
                     .push_event(crate::on_air_event::new_event(on_air));
             }
             Note::Reconfigure(input) => self.reconfigure(input),
+            Note::Aligned {
+                offset,
+                confident,
+                confidence,
+                running_time,
+            } => self.post_aligned(offset, confident, confidence, running_time),
+            Note::LatencyChanged => {
+                let msg = gst::message::Latency::builder().src(&*self.obj()).build();
+                let _ = self.obj().post_message(msg);
+            }
             Note::GroupChanged => {
                 let others = {
                     let st = self.lock_state();
@@ -267,6 +284,8 @@ impl FailoverSwitch {
                 .field(format!("{n}-dropped"), p.dropped)
                 .field(format!("{n}-last-data-age"), age);
         }
+        let p = st.pad(Input::Secondary);
+        b = b.field("offset", p.pending_shift.unwrap_or(p.shift));
         b.build()
     }
 
@@ -306,7 +325,8 @@ impl FailoverSwitch {
     }
 
     /// Linking or unlinking an input: an unlinked input is absent, never switched
-    /// to or waited for.
+    /// to or waited for. This runs inside GStreamer's (un)link with pad locks held:
+    /// what it decides is delivered, and an EOS sent, by the timer task.
     fn set_linked(&self, input: Input, linked: bool) {
         gst::debug!(CAT, imp = self, "{} input linked: {linked}", input.name());
         let mut st = self.lock_state();
@@ -319,11 +339,9 @@ impl FailoverSwitch {
         st.set_flag(input, now, |h| h.absent = !linked);
         st.evaluate(now);
         let all_ended = st.pads.iter().all(|p| p.health.eos || p.health.absent);
-        let sent = st.out.pos.is_some();
-        self.release(st);
-        if !linked && all_ended && sent {
-            self.send_eos();
-        }
+        st.eos_pending |= !linked && all_ended && st.out.pos.is_some();
+        st.wake();
+        self.unlock(st);
     }
 
     fn src_query(&self, pad: &gst::Pad, query: &mut gst::QueryRef) -> bool {
@@ -344,6 +362,9 @@ impl FailoverSwitch {
                         };
                     }
                 }
+                // Held back by `latency` on top of the slower input.
+                let ours = gst::ClockTime::from_nseconds(self.lock_state().added_latency());
+                let (min, max) = (min + ours, max.map(|m| m + ours));
                 gst::debug!(
                     CAT,
                     imp = self,
@@ -457,6 +478,7 @@ impl ObjectSubclass for FailoverSwitch {
             state: Mutex::new(State::new(Settings::default())),
             cond: Condvar::new(),
             push_lock: Mutex::new(()),
+            align: Mutex::new(None),
         }
     }
 }
@@ -526,6 +548,27 @@ impl ObjectImpl for FailoverSwitch {
                     .blurb("Switches with the same group name in one pipeline (the audio and video switch of one programme) switch as one, at the same running time (the video's keyframe)")
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default("align", AlignMode::Auto)
+                    .nick("Align")
+                    .blurb("Align the inputs by content so a switch neither repeats nor skips programme: auto measures raw audio inputs, manual applies the offset written by the application")
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecInt64::builder("offset")
+                    .nick("Offset")
+                    .blurb("How much later (ns) the secondary carries the programme than the primary (negative: earlier); its data is placed that much earlier on the output. Measured with align=auto, written with align=manual")
+                    .minimum(-(MAX_OFFSET as i64))
+                    .maximum(MAX_OFFSET as i64)
+                    .default_value(0)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecUInt64::builder("max-offset")
+                    .nick("Maximum offset")
+                    .blurb("Largest offset (ns) between the inputs that align=auto searches, either way")
+                    .minimum(100_000_000)
+                    .maximum(MAX_OFFSET)
+                    .default_value(super::state::DEFAULT_MAX_OFFSET)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
                     .blurb("switch-count, active, dropped-buffers and, per input (primary-/secondary-): healthy, reason, active-time (ns of output), dropped, last-data-age (ns; G_MAXUINT64 if none yet)")
@@ -552,7 +595,22 @@ impl ObjectImpl for FailoverSwitch {
             "auto-switch" => s.auto_switch = value.get().unwrap_or(s.auto_switch),
             "crossfade" => s.crossfade = value.get().unwrap_or(s.crossfade),
             "fill-silence" => s.fill_silence = value.get().unwrap_or(s.fill_silence),
-            "caps-check" | "latency" | "group" if running => {
+            "align" => s.align = value.get().unwrap_or(s.align),
+            "offset" => {
+                let v: i64 = value.get().unwrap_or(s.offset);
+                if s.align == AlignMode::Auto {
+                    st.outbox.push(Note::Warning(
+                        "offset is measured with align=auto: set align=manual to write it".into(),
+                    ));
+                } else {
+                    s.offset = v;
+                    if running && s.align == AlignMode::Manual {
+                        st.set_offset(v);
+                        st.outbox.push(Note::LatencyChanged);
+                    }
+                }
+            }
+            "caps-check" | "latency" | "group" | "max-offset" if running => {
                 st.outbox.push(Note::Warning(format!(
                     "{} can only be changed in the NULL or READY state: ignored",
                     pspec.name()
@@ -561,6 +619,7 @@ impl ObjectImpl for FailoverSwitch {
             "caps-check" => s.caps_check = value.get().unwrap_or(s.caps_check),
             "latency" => s.latency = value.get().unwrap_or(s.latency),
             "group" => s.group = value.get().unwrap_or(None),
+            "max-offset" => s.max_offset = value.get().unwrap_or(s.max_offset),
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
         // New timeouts or policy: re-evaluate now.
@@ -584,6 +643,12 @@ impl ObjectImpl for FailoverSwitch {
             "fill-silence" => s.fill_silence.to_value(),
             "active-pad" => st.target().map(|i| self.pad_of(i).clone()).to_value(),
             "latency" => s.latency.to_value(),
+            "align" => s.align.to_value(),
+            "max-offset" => s.max_offset.to_value(),
+            "offset" => {
+                let p = st.pad(Input::Secondary);
+                p.pending_shift.unwrap_or(p.shift).to_value()
+            }
             "group" => s.group.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
@@ -647,8 +712,14 @@ impl ElementImpl for FailoverSwitch {
                     fresh.active = Some(start.other());
                 }
                 fresh.shutdown = false;
+                if fresh.settings.align == AlignMode::Manual {
+                    let offset = fresh.settings.offset;
+                    fresh.set_offset(offset);
+                }
                 *st = fresh;
                 self.join_group(&mut st);
+                drop(st);
+                *self.align.lock().unwrap_or_else(|e| e.into_inner()) = None;
             }
             gst::StateChange::PausedToPlaying => {
                 let now = self.clock_now();

@@ -72,26 +72,29 @@ impl FailoverSwitch {
         self.release(st);
     }
 
-    /// Running-time span of a buffer on its input; `clock_rt` is the clock's running
-    /// time when live.
+    /// Running-time span of a buffer on the output timeline (its input's running
+    /// time less the input's alignment shift), and its start in the input's own
+    /// running time; `clock_rt` is the clock's running time when live.
     fn span(
         &self,
         p: &PadState,
         out_pos: Option<u64>,
         clock_rt: Option<u64>,
         buffer: &gst::BufferRef,
-    ) -> (u64, u64) {
+    ) -> (u64, u64, u64) {
         let ts = buffer
             .pts()
             .filter(|_| p.time_segment)
             .and_then(|pts| p.segment.to_running_time(pts))
             .map(gst::ClockTime::nseconds);
-        let (start, overruled) = timeline::place(ts, clock_rt, p.position, out_pos);
+        let own = |t: u64| t.saturating_add_signed(p.shift);
+        let (own_start, overruled) =
+            timeline::place(ts, clock_rt, p.position.map(own), out_pos.map(own));
         if overruled {
             gst::debug!(
                 CAT,
                 imp = self,
-                "running time {ts:?} is too far from the clock's {clock_rt:?}: placed at {start}"
+                "running time {ts:?} is too far from the clock's {clock_rt:?}: placed at {own_start}"
             );
         }
         let duration = match p.raw {
@@ -100,7 +103,8 @@ impl FailoverSwitch {
                 .duration()
                 .map_or(p.last_duration, gst::ClockTime::nseconds),
         };
-        (start, start.saturating_add(duration))
+        let start = own_start.saturating_add_signed(-p.shift);
+        (start, start.saturating_add(duration), own_start)
     }
 
     /// A timeout shorter than what an input needs between two buffers would make the
@@ -124,6 +128,21 @@ impl FailoverSwitch {
     }
 
     pub(super) fn sink_chain(&self, pad: &gst::Pad, buffer: gst::Buffer) -> FlowResult {
+        let mut feed = None;
+        let ret = self.chain(pad, buffer, &mut feed);
+        // Measured after the data went on, with no lock of ours held.
+        if let Some(feed) = feed {
+            self.measure(feed);
+        }
+        ret
+    }
+
+    fn chain(
+        &self,
+        pad: &gst::Pad,
+        buffer: gst::Buffer,
+        feed_out: &mut Option<super::align::Feed>,
+    ) -> FlowResult {
         let input = self.input_of(pad);
         let mut st = self.lock_state();
         if st.pad(input).live.is_none() {
@@ -138,7 +157,8 @@ impl FailoverSwitch {
         let now = if live { self.clock_now() } else { None };
         let base = self.obj().base_time();
         let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
-        let (start, end) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
+        let (start, end, own_start) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
+        *feed_out = st.align_feed(input, own_start, &buffer);
         let active = st.active == Some(input);
         if end > start {
             Self::check_buffer_length(&mut st, input, end - start);

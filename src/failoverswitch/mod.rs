@@ -4,6 +4,7 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod align;
 mod caps;
 mod capscheck;
 mod fade;
@@ -52,8 +53,29 @@ pub enum CapsCheck {
     None = 1,
 }
 
+/// `align` property.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, Default, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstFailoverSwitchAlign")]
+pub enum AlignMode {
+    #[enum_value(name = "No alignment: offset is not applied", nick = "off")]
+    Off = 0,
+    #[default]
+    #[enum_value(
+        name = "Raw audio inputs are measured and aligned by the element (offset is read-only)",
+        nick = "auto"
+    )]
+    Auto = 1,
+    #[enum_value(
+        name = "The application measures and writes offset (e.g. from decoded side branches)",
+        nick = "manual"
+    )]
+    Manual = 2,
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     FailoverMode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    AlignMode::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     CapsCheck::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     gst::Element::register(
         Some(plugin),

@@ -16,6 +16,9 @@ use super::policy::Input;
 use super::state::{Fade, Held, PadState, RawFormat, State};
 use super::timeline::{self, ALIGN_THRESHOLD, RawPlan, SampleClock};
 
+/// Longest the outgoing input's data waits for the incoming's during a staged switch.
+const STAGED_WAIT: u64 = 100_000_000;
+
 /// Longest the incoming input's data waits for the outgoing's during a crossfade.
 const FADE_WAIT: u64 = 200_000_000;
 
@@ -103,12 +106,14 @@ impl FailoverSwitch {
             st.fix_output_caps(active, now);
         }
         Self::initial_events(st, items);
-        let limit = self.release_limit(st);
+        let due = self.release_limit(st);
         let stop = st.next.and_then(|n| n.at);
+        let wait_for = Self::wait_for_incoming(st, active);
         while let Some((start, end)) = st.pad(active).held.front().map(|h| (h.start, h.end)) {
             if !Self::fade_ready(st, active, end)
-                || limit.is_some_and(|l| start > l)
+                || due.is_some_and(|bound| start >= bound)
                 || stop.is_some_and(|at| start >= at)
+                || wait_for.is_some_and(|pos| end > pos)
             {
                 break;
             }
@@ -132,15 +137,31 @@ impl FailoverSwitch {
         }
     }
 
+    /// A staged switch whose point is not known yet, with the outgoing input still
+    /// delivering: its data waits for the incoming input's data of the same time
+    /// (its keyframe may be there), up to `STAGED_WAIT` ahead of it. Returns the
+    /// position the outgoing data may reach.
+    fn wait_for_incoming(st: &State, active: Input) -> Option<u64> {
+        let next = st.next.filter(|n| n.at.is_none())?;
+        if !st.pad(active).health.is_healthy() {
+            return None;
+        }
+        let incoming = st.pad(next.to).position?;
+        let newest = st.pad(active).held.back().map_or(0, |h| h.end);
+        (newest <= incoming.saturating_add(STAGED_WAIT)).then_some(incoming)
+    }
+
     /// Live with `latency`: data goes out once its running time is `latency` behind
-    /// the clock's, so a switch can still reach back that far. `None`: no limit.
+    /// the clock's, so a switch can still reach back that far. Returns the bound:
+    /// data starting before it is due (`None`: no limit).
     pub(super) fn release_limit(&self, st: &State) -> Option<u64> {
         let latency = st.settings.latency;
         if latency == 0 || !st.live() {
             return None;
         }
         let rt = self.obj().current_running_time()?.nseconds();
-        Some(rt.saturating_sub(latency))
+        // Due when start + latency <= rt.
+        Some(rt.saturating_add(1).saturating_sub(latency))
     }
 
     pub(super) fn send(&self, items: Vec<Item>) -> FlowResult {
@@ -446,7 +467,13 @@ impl FailoverSwitch {
             .desc
             .as_ref()
             .is_some_and(|d| d.media_type.starts_with("audio/"));
-        let before = !timeline::keep_encoded(st.out.pos, start, duration);
+        // Audio units go out if mostly after the output position; video's first unit
+        // after a switch (its keyframe) if any of it is (see `switchpoint::usable`).
+        let before = if audio {
+            !timeline::keep_encoded(st.out.pos, start, duration)
+        } else {
+            !super::switchpoint::usable(st.out.pos, start, duration)
+        };
         if (st.out.just_switched || audio) && before {
             return self.drop_unit(st, input, "unit before the output position");
         }
@@ -457,6 +484,8 @@ impl FailoverSwitch {
             Some(o) if (st.out.just_switched || audio) && start < o => o,
             _ => start,
         };
+        // A unit moved to the output position ends where it did: no overlap.
+        let duration = duration.saturating_sub(pts - start).max(1);
         if let Some(o) = st
             .out
             .pos
@@ -475,6 +504,9 @@ impl FailoverSwitch {
             .map(|d| d.nseconds().saturating_add(pts - start));
         b.set_pts(clock_time(pts));
         b.set_dts(dts.map(clock_time));
+        if pts > start {
+            b.set_duration(clock_time(duration));
+        }
         Self::mark(st, b);
         let new_end = pts.saturating_add(duration);
         st.out.first_pos.get_or_insert(pts);

@@ -58,6 +58,14 @@ impl FailoverSwitch {
         if let Some(n) = st.next.as_mut() {
             n.at = at;
         }
+        gst::trace!(
+            CAT,
+            imp = self,
+            "staged switch to {}: at {at:?}, outgoing alive {alive}, sent {:?}, incoming holds {}",
+            to.name(),
+            st.out.pos,
+            st.pad(to).held.len()
+        );
         let outgoing_left = st.pad(from).held.front().map(|h| h.start);
         let Some(at) = at else {
             if !alive && outgoing_left.is_none() {

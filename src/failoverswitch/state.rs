@@ -13,13 +13,14 @@ use super::capscheck::{CapsDesc, Kind};
 use super::group::Group;
 use super::policy::{self, Input, InputHealth, Mode, PolicyConfig, Reason};
 use super::timeline::{self, SampleClock, StillWatch};
-use super::{CapsCheck, FailoverMode};
+use super::{AlignMode, CapsCheck, FailoverMode};
 use crate::outbox::Outbox;
 use crate::sample_format::SampleFormat;
 
 pub(super) const DEFAULT_TIMEOUT: u64 = 1_000_000_000;
 pub(super) const DEFAULT_RESTORE_DELAY: u64 = 5_000_000_000;
 pub(super) const DEFAULT_CROSSFADE: u64 = 20_000_000;
+pub(super) const DEFAULT_MAX_OFFSET: u64 = 2_000_000_000;
 
 /// The properties. They live here, under the state lock, and nowhere else.
 #[derive(Debug, Clone)]
@@ -35,6 +36,11 @@ pub(super) struct Settings {
     pub latency: u64,
     /// Switches with the same group name in one pipeline switch as one.
     pub group: Option<String>,
+    /// How the inputs are aligned by content, the largest offset searched, and the
+    /// offset written by the application (`align=manual`).
+    pub align: AlignMode,
+    pub max_offset: u64,
+    pub offset: i64,
     /// Input that is active when the element starts.
     pub start_pad: Input,
 }
@@ -51,6 +57,9 @@ impl Default for Settings {
             fill_silence: true,
             latency: 0,
             group: None,
+            align: AlignMode::Auto,
+            max_offset: DEFAULT_MAX_OFFSET,
+            offset: 0,
             start_pad: Input::Primary,
         }
     }
@@ -118,6 +127,11 @@ pub(super) struct PadState {
     pub active_time: u64,
     /// (rate, bytes per frame) when the input is interleaved raw audio.
     pub raw: Option<(u32, usize)>,
+    /// Alignment: the input's data is placed this much earlier on the output
+    /// timeline than its own running time (only the secondary's is not 0), and a new
+    /// value waiting for the input to leave the air.
+    pub shift: i64,
+    pub pending_shift: Option<i64>,
 }
 
 impl Default for PadState {
@@ -144,6 +158,8 @@ impl Default for PadState {
             dropped_behind: 0,
             active_time: 0,
             raw: None,
+            shift: 0,
+            pending_shift: None,
         }
     }
 }
@@ -280,6 +296,15 @@ pub(super) enum Note {
         reason: String,
     },
     Warning(String),
+    /// The alignment estimate changed (`failover-aligned`).
+    Aligned {
+        offset: i64,
+        confident: bool,
+        confidence: f64,
+        running_time: u64,
+    },
+    /// The latency the element adds changed: the pipeline must recompute it.
+    LatencyChanged,
     /// Tell the input's upstream whether it is on air (`failover-on-air`).
     OnAir(Input, bool),
     /// Ask the input's upstream to renegotiate (the output caps changed).
@@ -316,6 +341,8 @@ pub(super) struct State {
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
+    /// Every input ended by being unlinked: the timer task sends EOS.
+    pub eos_pending: bool,
     /// Not live: how long the output has stood still.
     pub still: StillWatch,
     /// Waiting threads (standby inputs, the timer task) must look at the state again.
@@ -351,6 +378,7 @@ impl State {
             group_id: gst::GroupId::next(),
             outbox: Outbox::default(),
             still: StillWatch::default(),
+            eos_pending: false,
             wake: false,
             waiting: 0,
             wake_at: u64::MAX,
@@ -493,6 +521,13 @@ impl State {
             let mut gs = group.lock();
             gs.update(self.member_id, health, self.chooses_keyframes());
             if let Some(sw) = gs.decide(&self.settings.policy(), now) {
+                gst::debug!(
+                    super::imp::CAT,
+                    "group {} decides: {} ({})",
+                    group.name(),
+                    Input::name_of(sw.to),
+                    sw.reason.as_str()
+                );
                 gs.apply(sw.to, sw.reason);
                 self.outbox.push(Note::GroupChanged);
             }
@@ -562,6 +597,9 @@ impl State {
     pub fn take_effect(&mut self, to: Option<Input>, reason: Reason, at: Option<u64>) {
         let from = self.active;
         self.active = to;
+        if to != Some(Input::Secondary) {
+            self.apply_pending_shift();
+        }
         self.switch_count += 1;
         self.out.discont = true;
         self.out.just_switched = true;
@@ -597,7 +635,8 @@ impl State {
     /// trickle: data keeps coming, ever later).
     pub fn is_late(&self, i: Input, clock_rt: Option<u64>) -> bool {
         let p = self.pad(i);
-        match (clock_rt.filter(|_| p.is_live()), p.position) {
+        let own = p.position.map(|pos| pos.saturating_add_signed(p.shift));
+        match (clock_rt.filter(|_| p.is_live()), own) {
             (Some(rt), Some(pos)) => {
                 rt > pos
                     .saturating_add(p.latency)

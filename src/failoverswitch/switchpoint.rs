@@ -16,10 +16,13 @@ pub(crate) struct Unit {
     pub keyframe: bool,
 }
 
-/// Whether a unit starting at `start` may go out after the output position `sent`:
-/// at least half of it lies after it (an encoded unit cannot be cut).
+/// Whether a unit starting at `start` may still start the incoming input after the
+/// output position `sent`: part of it lies after it. An encoded unit cannot be cut,
+/// so one that began up to a unit before goes out at `sent`, shortened: the other
+/// input's unit of the same time was sent first, as it arrived first (without
+/// `latency` it usually does), and the next keyframe would be a GOP later.
 pub(crate) fn usable(sent: Option<u64>, start: u64, duration: u64) -> bool {
-    sent.is_none_or(|pos| start.saturating_add(duration / 2) >= pos)
+    sent.is_none_or(|pos| start.saturating_add(duration) > pos)
 }
 
 /// The keyframe of the incoming input at which a switch of encoded video takes
@@ -74,14 +77,14 @@ mod tests {
             choose_keyframe(Some(1500 * MS), Some(1500 * MS), true, &units),
             Some(2000 * MS)
         );
-        // Half a frame of overlap is tolerated: the keyframe goes out at the output
-        // position.
+        // A keyframe that began up to a frame before the output position goes out
+        // at it (the other input's frame of the same time went first).
         assert_eq!(
-            choose_keyframe(Some(2010 * MS), Some(2010 * MS), true, &units),
+            choose_keyframe(Some(2030 * MS), Some(2030 * MS), true, &units),
             Some(2000 * MS)
         );
         assert_eq!(
-            choose_keyframe(Some(2030 * MS), None, true, &units),
+            choose_keyframe(Some(2040 * MS), None, true, &units),
             Some(3000 * MS)
         );
         assert_eq!(choose_keyframe(Some(3100 * MS), None, true, &units), None);

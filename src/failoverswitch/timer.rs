@@ -79,6 +79,16 @@ impl FailoverSwitch {
             let _ = self.srcpad.pause_task();
             return;
         }
+        // What was decided where nothing may be delivered (inside a pad's link or
+        // unlink) is delivered here.
+        if !st.outbox.is_empty() || st.eos_pending {
+            let eos = std::mem::take(&mut st.eos_pending);
+            self.release(st);
+            if eos {
+                self.send_eos();
+            }
+            return;
+        }
         if !st.live() && st.active.is_some() {
             self.watch_still(st);
             return;

@@ -171,7 +171,7 @@ impl Live {
         }
     }
 
-    fn element_messages(&mut self, name: &str) -> Vec<gst::Structure> {
+    pub fn element_messages(&mut self, name: &str) -> Vec<gst::Structure> {
         self.drain_bus();
         self.log
             .iter()
@@ -335,10 +335,15 @@ pub fn run(pipeline: &gst::Pipeline) -> Run {
     let events = Arc::new(Mutex::new(Vec::new()));
     let (b, e) = (buffers.clone(), events.clone());
     pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        gst::PadProbeType::BUFFER
+            | gst::PadProbeType::BUFFER_LIST
+            | gst::PadProbeType::EVENT_DOWNSTREAM,
         move |_, info| {
             match &info.data {
                 Some(gst::PadProbeData::Buffer(buf)) => b.lock().unwrap().push(buf.clone()),
+                Some(gst::PadProbeData::BufferList(list)) => {
+                    b.lock().unwrap().extend(list.iter_owned());
+                }
                 Some(gst::PadProbeData::Event(ev)) => e.lock().unwrap().push(ev.clone()),
                 _ => (),
             }
