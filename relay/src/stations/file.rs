@@ -127,12 +127,15 @@ pub fn parse(
         return Ok(file);
     }
     cx.errors.sort_by_key(|(at, _)| *at);
+    // A message may quote a value: one that came from the environment (a secret
+    // written under the wrong key) is hidden.
+    let redactor = Redactor::new(cx.secrets.clone());
     let lines: Vec<String> = cx
         .errors
         .iter()
         .map(|(at, msg)| {
             let (line, col) = line_col(text, *at);
-            format!("{name}:{line}:{col}: {msg}")
+            format!("{name}:{line}:{col}: {}", redactor.text(msg))
         })
         .collect();
     Err(lines.join("\n"))
