@@ -7,9 +7,9 @@
 use crate::args::{self, Args};
 use crate::http::{Auth, HttpServer};
 use crate::secrets::{self, Redactor};
-use crate::signals;
 use crate::stations::file::{HttpSettings, StationSpec};
 use crate::stations::fleet::{Fleet, FleetRef, OnFailure};
+use crate::{process, signals};
 use gst::glib;
 use std::io::IsTerminal;
 use std::sync::{Arc, RwLock};
@@ -25,8 +25,9 @@ pub fn run<I: IntoIterator<Item = String>>(args: I) -> Result<(), String> {
         print!("{}", args::USAGE);
         return Ok(());
     };
+    process::limit_malloc_arenas();
     crate::init()?;
-    signals::raise_fd_limit();
+    process::raise_fd_limit();
     let main_loop = glib::MainLoop::new(None, false);
     let single = args.config.is_none();
     let (fleet, http) = match &args.config {

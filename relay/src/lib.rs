@@ -17,7 +17,8 @@
 //! - `output`: output kinds (Icecast source client, stdout) and the passthrough
 //!   keep-alive;
 //! - [`status`], [`logs`]: the station's state, status line and log files;
-//! - [`url`], [`signals`]: URL parsing, SIGINT/SIGTERM on the main loop.
+//! - [`url`], [`signals`], [`process`]: URL parsing, signals on the main loop, the
+//!   open-files limit and malloc arenas.
 
 pub mod app;
 pub mod args;
@@ -27,6 +28,7 @@ pub(crate) mod input;
 pub mod logs;
 pub(crate) mod output;
 pub(crate) mod pipeline;
+pub mod process;
 pub mod report;
 pub mod secrets;
 pub mod signals;

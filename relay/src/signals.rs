@@ -13,8 +13,6 @@ type SourceFunc = unsafe extern "C" fn(*mut c_void) -> c_int;
 type DestroyNotify = unsafe extern "C" fn(*mut c_void);
 
 unsafe extern "C" {
-    fn getrlimit(resource: c_int, rlim: *mut RLimit) -> c_int;
-    fn setrlimit(resource: c_int, rlim: *const RLimit) -> c_int;
     fn g_unix_signal_add_full(
         priority: c_int,
         signum: c_int,
@@ -22,40 +20,6 @@ unsafe extern "C" {
         user_data: *mut c_void,
         notify: DestroyNotify,
     ) -> c_uint;
-}
-
-/// `struct rlimit` (two `rlim_t`, 64-bit on every 64-bit Linux target).
-#[repr(C)]
-struct RLimit {
-    cur: u64,
-    max: u64,
-}
-
-const RLIMIT_NOFILE: c_int = 7;
-
-/// Raises the soft limit of open files to the hard limit (each station holds a few
-/// sockets and pipes; the soft limit is often 1024). Returns the new soft limit.
-pub fn raise_fd_limit() -> Option<u64> {
-    if !cfg!(all(target_os = "linux", target_pointer_width = "64")) {
-        return None;
-    }
-    let mut r = RLimit { cur: 0, max: 0 };
-    // SAFETY: plain libc calls with a valid pointer to a correctly laid out struct.
-    unsafe {
-        if getrlimit(RLIMIT_NOFILE, &mut r) != 0 {
-            return None;
-        }
-        if r.cur < r.max {
-            let want = RLimit {
-                cur: r.max,
-                max: r.max,
-            };
-            if setrlimit(RLIMIT_NOFILE, &want) == 0 {
-                return Some(r.max);
-            }
-        }
-    }
-    Some(r.cur)
 }
 
 type Callback = Box<dyn FnMut() -> glib::ControlFlow + 'static>;
