@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Per-buffer cost of failoverswitch beside identity and input-selector.
+# Per-buffer cost of failoverswitch beside identity and input-selector (with its
+# default alignment measurement, align=auto, and without it).
 # The same non-live pipeline (two audiotestsrc, N buffers of 480 frames each) runs
 # through each element RUNS times; the table shows the minimum and median wall time
 # and the per-buffer overhead over the bare pipeline (two sources, no element).
@@ -17,8 +18,9 @@ declare -A PIPE=(
   [identity]="$SRC ! identity ! fakesink sync=false $SRC ! fakesink sync=false"
   [input-selector]="input-selector name=s ! fakesink sync=false $SRC ! s.sink_0 $SRC ! s.sink_1"
   [failoverswitch]="failoverswitch name=s ! fakesink sync=false $SRC ! s.primary $SRC ! s.secondary"
+  [failoverswitch align=off]="failoverswitch name=s align=off ! fakesink sync=false $SRC ! s.primary $SRC ! s.secondary"
 )
-ORDER=(bare identity input-selector failoverswitch)
+ORDER=(bare identity input-selector "failoverswitch align=off" failoverswitch)
 
 run() { # prints seconds
   local start end

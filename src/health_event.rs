@@ -6,7 +6,7 @@
 //! so it overtakes queued data and arrives even when the stream has stalled. Its
 //! structure is named `failover-health` and carries:
 //! - `healthy` (`gboolean`): the verdict,
-//! - `reason` (string): `ok`, `stall`, `silence`, `low-bitrate`, `discont`, or any
+//! - `reason` (string): `ok`, `stall`, `late`, `silence`, `low-bitrate`, `discont`, or any
 //!   application-defined word.
 
 /// Structure name of the health event.

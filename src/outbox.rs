@@ -38,6 +38,10 @@ impl<T> Outbox<T> {
         self.queue.is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Delivers everything queued, in order, with `state` unlocked while each item is
     /// delivered. Must be called with no lock of the element held. `outbox` finds the
     /// outbox inside the state.

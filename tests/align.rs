@@ -132,3 +132,54 @@ fn a_written_offset_applies_with_align_manual() {
     // The secondary carries it 700 ms later: the output waits that long for it.
     assert!(q.result().1 >= gst::ClockTime::from_mseconds(DELAY_MS));
 }
+
+#[test]
+fn a_reconnected_input_is_measured_again_before_it_is_restored_to() {
+    let mut t = Live::new(&[
+        ("timeout", ms(500).into()),
+        ("restore-delay", ms(1000).into()),
+        ("crossfade", 0u64.into()),
+    ]);
+    let mut out = Vec::new();
+    // The primary fails at 15 s and comes back at 20 s on a new connection that
+    // carries the programme 30 ms later than before (a new placement).
+    for i in 0..4500u64 {
+        let now = i * 10;
+        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        let sample = now * RATE / 1000;
+        if now < 15_000 {
+            let _ = t.hp.push(chunk(now, sample, 1.0));
+        } else if now >= 20_000 {
+            let _ = t.hp.push(chunk(now, sample - 30 * RATE / 1000, 1.0));
+        }
+        if now >= DELAY_MS {
+            let _ = t.hs.push(chunk(now, sample - DELAY_MS * RATE / 1000, GAIN));
+        }
+        out.extend(t.pull_all());
+    }
+    let sw = t.switches();
+    assert_eq!(sw.len(), 2, "{sw:?}");
+    assert_eq!(sw[1].2, "restored");
+    let offset: i64 = t.element.property("offset");
+    assert!(
+        offset.abs_diff(((DELAY_MS - 30) * 1_000_000) as i64) < 1_000_000,
+        "measured again: {offset}"
+    );
+    // Every output sample is the programme's, scaled by the input it came from:
+    // nothing repeated or skipped at either switch.
+    assert_continuous_from(&out, 0);
+    for b in &out {
+        let first = b.pts().unwrap().nseconds() * RATE / 1_000_000_000;
+        let map = b.map_readable().unwrap();
+        let v = |k: usize| {
+            f32::from_le_bytes([map[4 * k], map[4 * k + 1], map[4 * k + 2], map[4 * k + 3]])
+        };
+        let matches =
+            |gain: f32| (0..N).all(|k| (v(k) - programme(first + k as u64) * gain).abs() < 1e-5);
+        assert!(
+            matches(1.0) || matches(GAIN),
+            "output at {} ms is not the programme",
+            b.pts().unwrap().mseconds()
+        );
+    }
+}

@@ -183,9 +183,10 @@ fn stall_is_reported_from_the_clock_without_another_buffer() {
     assert!(!p.healthy());
     assert_eq!(notified.load(Ordering::SeqCst), 1);
 
-    // Data again: healthy at once, before that buffer goes out.
+    // Data again (a live source's, timestamped now): healthy at once, before that
+    // buffer goes out.
     p.h.set_time(gst::ClockTime::from_seconds(5)).unwrap();
-    p.h.push(encoded(400, 40 * MS, 20 * MS)).unwrap();
+    p.h.push(encoded(400, 5 * SEC, 20 * MS)).unwrap();
     let mut events = Vec::new();
     while let Some(ev) = p.h.try_pull_event() {
         events.push(ev);
@@ -341,18 +342,22 @@ fn low_bitrate_on_an_encoded_stream_and_recovery() {
         ("min-bitrate", 64_000u64.to_value()),
     ]);
     p.h.set_src_caps_str(AAC);
+    // A live stream: each 20 ms unit arrives when the clock reaches its timestamp.
     let mut pts = 0;
+    let mut push = |p: &mut Probe, bytes: usize| {
+        p.h.set_time(gst::ClockTime::from_nseconds(pts)).unwrap();
+        p.push(encoded(bytes, pts, 20 * MS));
+        pts += 20 * MS;
+    };
     // 2 s at 128 kbit/s (320 bytes per 20 ms)
     for _ in 0..100 {
-        p.push(encoded(320, pts, 20 * MS));
-        pts += 20 * MS;
+        push(&mut p, 320);
     }
     assert!(p.verdicts().is_empty());
     // drop to 16 kbit/s: low within one window
     let mut low_after = None;
     for i in 1..=50 {
-        p.push(encoded(40, pts, 20 * MS));
-        pts += 20 * MS;
+        push(&mut p, 40);
         if !p.verdicts().is_empty() {
             low_after = Some(i);
             break;
@@ -375,8 +380,7 @@ fn low_bitrate_on_an_encoded_stream_and_recovery() {
     // back to 128 kbit/s
     let mut ok = false;
     for _ in 0..50 {
-        p.push(encoded(320, pts, 20 * MS));
-        pts += 20 * MS;
+        push(&mut p, 320);
         if let Some(v) = p.verdicts().pop() {
             assert!(v.healthy);
             assert_eq!(v.reason, "ok");
@@ -454,12 +458,13 @@ fn periodic_report_has_all_fields() {
     let mut p = probe(&[("stall-timeout", 0u64.to_value())]);
     assert_eq!(p.element.property::<u64>("interval"), SEC);
     p.h.set_src_caps_str(F32_STEREO);
-    // 500 ms of audio at -20 dBFS, all pushed at clock time 200 ms
-    p.h.set_time(gst::ClockTime::from_mseconds(200)).unwrap();
-    for i in 0..50 {
+    // 1 s of live audio at -20 dBFS: each 10 ms buffer at its time
+    for i in 0..100 {
+        p.h.set_time(gst::ClockTime::from_mseconds(i * 10)).unwrap();
         p.push(sine_f32(48_000, 2, 480, -20.0, i * 10 * MS));
     }
     p.h.crank_single_clock_wait().unwrap();
+    assert_eq!(p.now(), SEC);
     let msgs = p.messages();
     assert_eq!(msgs.len(), 1);
     let s = &msgs[0];
@@ -483,9 +488,9 @@ fn periodic_report_has_all_fields() {
         (rms[0] + 20.0).abs() < 0.05 && (rms[1] + 26.0).abs() < 0.05,
         "{rms:?}"
     );
-    // F32 stereo 48 kHz = 3,072,000 bit/s
+    // F32 stereo 48 kHz = 3,072,000 bit/s: 1 s of audio arrived in 1 s of clock
     assert_eq!(s.get::<u64>("bitrate").unwrap(), 48_000 * 2 * 32);
-    assert_eq!(s.get::<u64>("last-buffer-age").unwrap(), 800 * MS);
+    assert_eq!(s.get::<u64>("last-buffer-age").unwrap(), 10 * MS);
     assert_eq!(s.get::<u64>("discont-count").unwrap(), 0);
     // levels cover the period since the previous message: none since, so floor
     p.h.crank_single_clock_wait().unwrap();
@@ -720,8 +725,10 @@ fn every_property_written_while_playing_reads_back_and_takes_effect() {
         ("interval", 0u64.to_value()),
     ]);
     p.h.set_src_caps_str(AAC);
+    // 2 s of a live stream: each unit arrives when the clock reaches it.
     let mut pts = 0;
     for _ in 0..100 {
+        p.h.set_time(gst::ClockTime::from_nseconds(pts)).unwrap();
         p.push(encoded(320, pts, 20 * MS));
         pts += 20 * MS;
     }
@@ -733,3 +740,6 @@ fn every_property_written_while_playing_reads_back_and_takes_effect() {
     // 128 kbit/s is now too little
     assert_eq!(p.verdicts(), vec![verdict(false, "low-bitrate")]);
 }
+
+#[path = "healthprobe/live.rs"]
+mod live;

@@ -286,7 +286,7 @@ fn converters(primary_late: bool) -> Run {
         .unwrap();
     // Bounded wait until the secondary's caps satisfy `ok`.
     let wait_caps = move |ok: &dyn Fn(&gst::StructureRef) -> bool| {
-        for _ in 0..500 {
+        for _ in 0..2000 {
             if secondary
                 .current_caps()
                 .is_some_and(|c| c.structure(0).is_some_and(ok))

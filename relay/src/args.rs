@@ -13,7 +13,8 @@ USAGE:
   gst-failover-relay --primary URL --secondary URL --output URL [OPTIONS]   one station
   gst-failover-relay --config stations.toml [--http ADDR:PORT] [--quiet]     many stations
 
-  --primary URL          primary input (http://host:port/mount)
+  --primary URL          primary input (http://host:port/mount, or rtmp://host/app/stream:
+                         its AAC audio)
   --secondary URL        secondary (backup) input
   --output URL           icecast://source:PASSWORD@host:port/mount (HTTP PUT source;
                          without :PASSWORD it is read from RELAY_SOURCE_PASSWORD),
@@ -33,8 +34,15 @@ USAGE:
   --bitrate N            decode setup: output AAC bitrate in bit/s [default: 128000]
   --encoder E            decode setup: voaacenc (constant bitrate, also in silence) or
                          avenc_aac [default: voaacenc]
-  --latency D            head-room given to each input's timestamps [default: 300ms]
-  --reconnect-delay D    wait before reconnecting a dropped input [default: 1s]
+  --latency D            hold the output back D (failoverswitch latency): the backup's
+                         data then fills a stalled input's outage, the listener hears
+                         no pause at a stall failover (set it to the timeout or more);
+                         0: no delay, a pause of about the timeout [default: 0]
+  --watchdog D           reconnect an input that stays unhealthy (stalled, late, or
+                         without fresh data) for D [default: 3s]
+  --reconnect-delay D    wait before reconnecting a dropped input; attempts that bring
+                         no fresh data back off 2x each time... [default: 500ms]
+  --reconnect-max D      ...up to D between attempts [default: 2s]
   --id NAME              the station's name in logs, /status and /metrics [default: relay]
   --events FILE          append one line per event (switch, health, reconnect, warning)
   --timeline FILE        write a CSV row every 500 ms (active input, health, loudness)
@@ -149,7 +157,7 @@ impl Args {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Setup;
+    use crate::config::{MIN_RECONNECT, Setup};
     use std::time::Duration;
 
     fn parse(v: &[&str]) -> Result<Option<Args>, String> {
@@ -184,6 +192,36 @@ mod tests {
         assert_eq!(st.mode, "sticky");
         assert_eq!(st.encoder, "voaacenc");
         assert!(a.quiet);
+        assert_eq!(st.latency, Duration::ZERO);
+        assert_eq!(st.watchdog, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn input_lifecycle_options() {
+        let a = parse(&[
+            "--primary",
+            "rtmp://h/live/a",
+            "--secondary",
+            "http://h:1/b.aac",
+            "--output",
+            "-",
+            "--latency",
+            "1.5s",
+            "--watchdog",
+            "5s",
+            "--reconnect-delay",
+            "0",
+            "--reconnect-max",
+            "10s",
+        ])
+        .unwrap()
+        .unwrap();
+        let st = &a.station;
+        assert_eq!(st.latency, Duration::from_millis(1500));
+        assert_eq!(st.watchdog, Duration::from_secs(5));
+        // Never a reconnection loop without a pause.
+        assert_eq!(st.reconnect_delay, MIN_RECONNECT);
+        assert_eq!(st.reconnect_max, Duration::from_secs(10));
     }
 
     #[test]

@@ -105,10 +105,17 @@ pub struct StationConfig {
     pub crossfade: Duration,
     pub bitrate: u32,
     pub encoder: String,
-    /// Head-room given to each input's timestamps over their arrival.
+    /// `failoverswitch` `latency`: the output is held back this long, so that the
+    /// standby's data fills a stalled input's outage (0: no delay, a pause of about
+    /// `timeout` at a stall failover).
     pub latency: Duration,
-    /// Wait before reconnecting a dropped input.
+    /// Wait before the first reconnection of a dropped input; attempts without
+    /// fresh data are spaced twice as far each time, up to `reconnect_max`.
     pub reconnect_delay: Duration,
+    pub reconnect_max: Duration,
+    /// An input unhealthy (stalled, late, or connected without fresh data) for
+    /// this long is reconnected.
+    pub watchdog: Duration,
 }
 
 impl StationConfig {
@@ -130,18 +137,23 @@ impl StationConfig {
             // ~1400-byte blocks, and avenc_aac's 7-byte silent frames would come
             // out in bursts seconds apart.
             encoder: ENCODERS[0].into(),
-            latency: Duration::from_millis(300),
-            reconnect_delay: Duration::from_secs(1),
+            latency: Duration::ZERO,
+            reconnect_delay: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(2),
+            watchdog: Duration::from_secs(3),
         }
     }
 }
+
+/// Reconnections are never closer than this (nothing spins).
+pub const MIN_RECONNECT: Duration = Duration::from_millis(100);
 
 /// The id of the station of a single-station command line without `--id`.
 pub const DEFAULT_ID: &str = "relay";
 
 /// The per-station options, by their command-line name without `--` (the same name
 /// is the key in a stations file): what [`StationConfig::set`] understands.
-pub const OPTIONS: [&str; 14] = [
+pub const OPTIONS: [&str; 16] = [
     "id",
     "primary",
     "secondary",
@@ -156,6 +168,8 @@ pub const OPTIONS: [&str; 14] = [
     "encoder",
     "latency",
     "reconnect-delay",
+    "reconnect-max",
+    "watchdog",
 ];
 
 impl StationConfig {
@@ -195,7 +209,9 @@ impl StationConfig {
                 self.encoder = value.into();
             }
             "latency" => self.latency = parse_duration(value)?,
-            "reconnect-delay" => self.reconnect_delay = parse_duration(value)?,
+            "reconnect-delay" => self.reconnect_delay = parse_duration(value)?.max(MIN_RECONNECT),
+            "reconnect-max" => self.reconnect_max = parse_duration(value)?,
+            "watchdog" => self.watchdog = parse_duration(value)?,
             other => return Err(format!("unknown option '{other}'")),
         }
         Ok(())
@@ -265,9 +281,8 @@ mod tests {
                 "mode" => "sticky",
                 "bitrate" => "64000",
                 "encoder" => "avenc_aac",
-                "timeout" | "restore-delay" | "crossfade" | "latency" | "reconnect-delay" => {
-                    "250ms"
-                }
+                "timeout" | "restore-delay" | "crossfade" | "latency" | "reconnect-delay"
+                | "reconnect-max" | "watchdog" => "250ms",
                 _ => "x",
             };
             c.set(key, good).unwrap_or_else(|e| panic!("{key}: {e}"));

@@ -84,9 +84,11 @@ h_stop() {
   unset "H_PIDS[$name]"
 }
 
-# h_relay ARGS...: starts the relay (output /relay.aac) with extra arguments.
+# h_relay ARGS...: starts the relay (output /relay.aac) with extra arguments, with
+# GStreamer's ERROR debug lines on (GST_DEBUG=1; H_GST_DEBUG overrides), so that
+# checks can find them in relay.log.
 h_relay() {
-  "$H_BIN/gst-failover-relay" \
+  GST_DEBUG=${H_GST_DEBUG:-1} "$H_BIN/gst-failover-relay" \
     --primary "http://127.0.0.1:$H_PORT/station.aac" \
     --secondary "http://127.0.0.1:$H_PORT/station_fallback.aac" \
     --output "icecast://source:$H_PASS@127.0.0.1:$H_PORT/relay.aac" \

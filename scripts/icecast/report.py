@@ -4,16 +4,27 @@
 checks end-to-end expectations, and draws the PNG timeline (gnuplot).
 
   report.py summary WORK [--png FILE]
-  report.py check WORK --timeout S [--switches eos,restored,...] [--loudness-lu 2]
-                       [--no-switch-to secondary] [--warning-from sw] [--min-bytes N]
+  report.py check WORK --timeout S [--switches health,restored,...] [--loudness-lu 2]
+                       [--verdicts eos,eos,...] [--no-switch-to secondary]
+                       [--warning-from sw] [--min-bytes N]
+`--verdicts`: for each switch with reason `health`, the relay's verdict that
+caused it (the reason it told the switch about that input, e.g. `eos`; `a|b`: either;
+a last `*`: any further ones).
+`check` also fails on any GStreamer CRITICAL or ERROR line in the relay's log
+(`--allow-error REGEX`: except ERROR lines that match).
 Exit status of `check` is 1 when an expectation fails (each failure is printed).
 """
 import argparse
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
+
+
+# A GStreamer CRITICAL, or an ERROR line of GStreamer's debug log.
+BAD_LINE = re.compile(r"CRITICAL|(^|\s)ERROR(\s|$)")
 
 
 def read_kv(path):
@@ -287,6 +298,37 @@ def check(run, a):
         ok = len(want) == len(got) and all(g in w.split("|") for w, g in zip(want, got))
         if not ok:
             fails.append("switch reasons %s, expected %s" % (got, want))
+    if a.verdicts is not None:
+        want = [w for w in a.verdicts.split(",") if w]
+        got = []
+        for t, d in run.switches:
+            if d.get("reason") != "health":
+                continue
+            posted = fnum(d.get("posted")) or t
+            told = [
+                (fnum(e.get("at")) or te, e.get("reason"))
+                for te, k, e in run.events
+                if k == "input" and e.get("input") == d.get("from") and e.get("healthy") == "false"
+            ]
+            told = [r for at, r in told if at <= posted + 0.05]
+            got.append(told[-1] if told else "?")
+        # A last `*`: any more (e.g. a failover the switch's own timeout may decide).
+        more = bool(want) and want[-1] == "*"
+        want = want[:-1] if more else want
+        n_ok = len(got) >= len(want) if more else len(got) == len(want)
+        ok = n_ok and all(g in w.split("|") for w, g in zip(want, got))
+        if not ok:
+            fails.append("relay verdicts behind the failovers %s, expected %s" % (got, want))
+    bad = []
+    log = os.path.join(run.work, "relay.log")
+    if os.path.exists(log):
+        with open(log, errors="replace") as f:
+            bad = [line.rstrip() for line in f if BAD_LINE.search(line)]
+    if a.allow_error:
+        allowed = re.compile(a.allow_error)
+        bad = [line for line in bad if not allowed.search(line)]
+    if bad:
+        fails.append("%d CRITICAL/ERROR lines in relay.log, first: %s" % (len(bad), bad[0][:200]))
     if a.no_switch_to:
         bad = [d for _, d in run.switches if d.get("to") == a.no_switch_to]
         if bad:
@@ -330,6 +372,8 @@ def main():
     ap.add_argument("--png")
     ap.add_argument("--timeout", type=float, default=1.0)
     ap.add_argument("--switches")
+    ap.add_argument("--verdicts")
+    ap.add_argument("--allow-error", help="regex of ERROR lines that are expected")
     ap.add_argument("--loudness-lu", type=float)
     ap.add_argument("--no-switch-to")
     ap.add_argument("--warning-from")

@@ -6,13 +6,12 @@
 //!
 //! The offset is measured from raw audio by the pure estimator (`crate::align`) with
 //! `align=auto`, or written by the application (`align=manual`, e.g. the relay from
-//! decoded side branches of encoded inputs). Only the secondary is shifted: the
-//! primary's timeline is the output's while it is on air, so nothing jumps there. A
-//! new offset applies to the secondary at once while it is standby (its held data is
-//! moved with it) and waits while it is on air (a change there would be a jump), until
-//! it is standby again. A failover to a secondary that carries the programme later
-//! makes the output wait for it (a pause in the data, never a repeat); the latency the
-//! element reports grows by the offset so a clock-synced sink plays through it.
+//! decoded side branches of encoded inputs). A new offset always moves the input that
+//! is not on air (its held data moves with it), so nothing the listener hears jumps;
+//! after a reconnection of either input the other keeps its place. A switch to an
+//! input placed earlier than it arrives (it carries the programme later) makes the
+//! output wait for it (a pause in the data, never a repeat); the latency the element
+//! reports grows by that much so a clock-synced sink plays through it.
 
 use gst::prelude::*;
 use gst::subclass::prelude::*;
@@ -28,6 +27,10 @@ use crate::sample_format::SampleFormat;
 /// own hysteresis is 1 ms; this keeps encoded inputs' whole frames still).
 const APPLY_TOLERANCE: u64 = 2_000_000;
 
+/// Longest an interrupted input waits to be measured again before it may be restored
+/// to anyway (of its own data: an unrelated or silent programme never matches).
+pub(super) const REALIGN_MAX: u64 = 20_000_000_000;
+
 /// Raw audio of one buffer, for the estimator.
 pub(super) struct Feed {
     pub input: Input,
@@ -37,12 +40,21 @@ pub(super) struct Feed {
     /// The input's own running time of the first sample.
     pub running_time: u64,
     pub buffer: gst::Buffer,
+    /// The input was placed anew: forget its history first.
+    pub reset: bool,
+    pub max_offset: u64,
+}
+
+/// The estimator and a buffer for converted samples, under their own lock.
+pub(super) struct Aligner {
+    estimator: Estimator,
+    mono: Vec<f32>,
 }
 
 impl State {
     /// What of this buffer the estimator needs, if the element measures.
     pub(super) fn align_feed(
-        &self,
+        &mut self,
         input: Input,
         own_start: u64,
         buffer: &gst::Buffer,
@@ -56,52 +68,52 @@ impl State {
         if self.pad(input).health.caps_mismatch || self.pad(input).raw.is_none() {
             return None;
         }
+        let (rate, channels) = (raw.info.rate(), raw.info.channels() as usize);
+        let reset = std::mem::take(&mut self.pad_mut(input).align_reset);
         Some(Feed {
             input,
-            rate: raw.info.rate(),
-            channels: raw.info.channels() as usize,
+            rate,
+            channels,
             format,
             running_time: own_start,
             buffer: buffer.clone(),
+            reset,
+            max_offset: self.settings.max_offset,
         })
     }
 
-    /// Applies a new offset of the secondary: at once while it is standby, else
-    /// once it is.
-    pub(super) fn set_offset(&mut self, offset: i64) {
-        let on_air = self.active == Some(Input::Secondary)
-            || self.next.is_some_and(|n| n.to == Input::Secondary);
-        if on_air {
-            self.pad_mut(Input::Secondary).pending_shift = Some(offset);
-            return;
-        }
-        self.apply_shift(offset);
+    /// The offset applied: how much later the secondary carries the programme.
+    pub(super) fn offset(&self) -> i64 {
+        self.pad(Input::Secondary).shift - self.pad(Input::Primary).shift
     }
 
-    /// The latency alignment adds: a secondary that carries the programme later is
-    /// waited for at a failover; rounded up to 50 ms so small re-measurements do not
+    /// Applies a new offset by moving the input that is not on air: nothing the
+    /// listener hears jumps (the on-air input's placement never changes).
+    pub(super) fn set_offset(&mut self, offset: i64) {
+        let on_air = self.target().unwrap_or(Input::Primary);
+        let anchor = self.pad(on_air).shift;
+        match on_air {
+            Input::Primary => self.apply_shift(Input::Secondary, anchor + offset),
+            Input::Secondary => self.apply_shift(Input::Primary, anchor - offset),
+        }
+    }
+
+    /// The latency alignment adds: an input placed earlier than it arrives is waited
+    /// for at a switch to it; rounded up to 50 ms so small re-measurements do not
     /// reconfigure the pipeline. Plus `latency`.
     pub(super) fn added_latency(&self) -> u64 {
-        let p = self.pad(Input::Secondary);
-        let later = p.pending_shift.unwrap_or(p.shift).max(0) as u64;
+        let ahead = self.pads.iter().map(|p| p.shift).max().unwrap_or(0).max(0) as u64;
         let step = 50_000_000;
-        self.settings.latency + later.div_ceil(step) * step
+        self.settings.latency + ahead.div_ceil(step) * step
     }
 
-    /// The secondary left the air: a waiting offset applies now.
-    pub(super) fn apply_pending_shift(&mut self) {
-        if let Some(offset) = self.pad_mut(Input::Secondary).pending_shift.take() {
-            self.apply_shift(offset);
-        }
-    }
-
-    fn apply_shift(&mut self, offset: i64) {
-        let p = self.pad_mut(Input::Secondary);
-        let delta = offset - p.shift;
+    fn apply_shift(&mut self, input: Input, shift: i64) {
+        let p = self.pad_mut(input);
+        let delta = shift - p.shift;
         if delta == 0 {
             return;
         }
-        p.shift = offset;
+        p.shift = shift;
         // Mapped = own - shift: what it holds moves by -delta.
         let moved = |t: u64| t.saturating_add_signed(-delta);
         for h in p.held.iter_mut() {
@@ -111,7 +123,8 @@ impl State {
         p.position = p.position.map(moved);
         gst::debug!(
             CAT,
-            "secondary placed {offset} ns earlier than its running time"
+            "{} placed {shift} ns earlier than its running time",
+            input.name()
         );
     }
 }
@@ -119,45 +132,67 @@ impl State {
 impl FailoverSwitch {
     /// Feeds the estimator; applies and announces a new confident offset.
     pub(super) fn measure(&self, feed: Feed) {
-        // Lock order: the state lock is never held while taking the estimator's.
-        let max_offset = self.lock_state().settings.max_offset;
         let estimate = {
             let mut guard = self.align.lock().unwrap_or_else(|e| e.into_inner());
-            let est = guard.get_or_insert_with(|| {
-                Estimator::new(align::Config {
-                    max_offset,
+            let aligner = guard.get_or_insert_with(|| Aligner {
+                estimator: Estimator::new(align::Config {
+                    max_offset: feed.max_offset,
                     ..Default::default()
-                })
+                }),
+                mono: Vec::new(),
             });
             let Ok(map) = feed.buffer.map_readable() else {
                 return;
             };
+            // Downmixed to mono and scaled to full scale 1 in one pass.
             let width = feed.format.width();
-            let scale = 1.0 / feed.format.full_scale();
-            let samples: Vec<f32> = map
-                .chunks_exact(width)
-                .map(|b| (feed.format.read(b) * scale) as f32)
-                .collect();
+            let channels = feed.channels.max(1);
+            let scale = 1.0 / (feed.format.full_scale() * channels as f64);
+            aligner.mono.clear();
+            aligner
+                .mono
+                .extend(map.chunks_exact(width * channels).map(|frame| {
+                    let sum: f64 = frame.chunks_exact(width).map(|b| feed.format.read(b)).sum();
+                    (sum * scale) as f32
+                }));
             let which = match feed.input {
                 Input::Primary => align::Input::Primary,
                 Input::Secondary => align::Input::Secondary,
             };
+            let est = &mut aligner.estimator;
+            if feed.reset {
+                est.reset_input(which);
+            }
             let before = est.estimate().revision;
-            est.push_interleaved(which, feed.rate, feed.channels, feed.running_time, &samples);
+            let m = est.push(which, feed.rate, feed.running_time, &aligner.mono);
             let e = est.estimate();
-            (e.revision != before).then_some(e)
+            // A match over data from after `window` ago: inputs interrupted before
+            // that are measured again.
+            let measured_from = m
+                .filter(|m| m.verdict == align::Verdict::Match)
+                .map(|m| m.running_time.saturating_sub(est.config().window));
+            if m.is_none() && e.revision == before {
+                // Nothing new (the usual case): no need for the state lock.
+                return;
+            }
+            (e, e.revision != before, measured_from)
         };
-        let Some(e) = estimate else { return };
+        let (e, changed, measured_from) = estimate;
         let mut st = self.lock_state();
-        if st.settings.align != AlignMode::Auto {
+        if let Some(from) = measured_from {
+            for p in st.pads.iter_mut() {
+                if p.realign.is_some_and(|since| since <= from) {
+                    p.realign = None;
+                }
+            }
+        }
+        st.aligned = e.confident;
+        if !changed || st.settings.align != AlignMode::Auto {
+            self.unlock(st);
             return;
         }
         if let (Some(offset), true) = (e.offset, e.confident) {
-            let current = st
-                .pad(Input::Secondary)
-                .pending_shift
-                .unwrap_or(st.pad(Input::Secondary).shift);
-            if offset.abs_diff(current) >= APPLY_TOLERANCE {
+            if offset.abs_diff(st.offset()) >= APPLY_TOLERANCE {
                 st.set_offset(offset);
                 st.outbox.push(Note::LatencyChanged);
             }

@@ -214,16 +214,37 @@ impl State {
     }
 
     /// New caps on an input (a first negotiation or a refinement).
-    pub(super) fn caps_changed(&mut self, input: Input, caps: gst::Caps, now: u64) {
+    pub(super) fn caps_changed(
+        &mut self,
+        input: Input,
+        caps: gst::Caps,
+        now: u64,
+        downstream_ok: bool,
+    ) {
+        let active = self.active == Some(input);
         {
             let p = self.pad_mut(input);
+            if !active && p.caps.as_ref() != Some(&caps) {
+                // What a standby holds was sent under its old caps.
+                p.dropped += p.held.len() as u64;
+                p.held.clear();
+            }
             p.raw = raw_format(&caps).map(|r| (r.info.rate(), r.info.bpf() as usize));
             p.desc = describe(&caps);
             p.caps = Some(caps.clone());
         }
-        self.outbox
-            .push(Note::OnAir(input, self.active == Some(input)));
+        self.outbox.push(Note::OnAir(input, active));
         if self.follow_caps() {
+            return;
+        }
+        if !downstream_ok {
+            // Downstream refuses this format: the input cannot carry the output.
+            self.outbox.push(Note::Warning(format!(
+                "{} input caps are not accepted downstream ({caps}); its data is dropped until they change",
+                input.name()
+            )));
+            self.pad_mut(input).held.clear();
+            self.set_flag(input, now, |h| h.caps_mismatch = true);
             return;
         }
         if self.out.desc.is_none() {
@@ -276,7 +297,8 @@ impl State {
 
     /// Whether `input`, refused only for its caps, would take the output format over
     /// if the input that fixed it failed: it is rigid (a converter converts
-    /// instead), delivers, and the format is not settled yet.
+    /// instead), delivers, the format is not settled yet, and the fixer's format is
+    /// gone or never went out.
     pub(super) fn may_take_format(&self, input: Input) -> bool {
         let p = self.pad(input);
         let h = &p.health;
@@ -290,6 +312,9 @@ impl State {
             && !h.late
             && p.convertible == Some(false)
             && !self.out.confirmed(self.settings.timeout)
+            // The fixer's format is gone (its own caps changed: a parser resyncing on
+            // garbage) or nothing of it went out: a fixer that just stalls keeps it.
+            && (self.pad(input.other()).health.caps_mismatch || self.out.first_pos.is_none())
     }
 
     /// At a switch to `incoming`: downstream learns its caps where it must (its
@@ -381,18 +406,12 @@ impl FailoverSwitch {
         answer
     }
 
-    /// Accept-caps on a sink pad: the output format, or what downstream accepts.
-    pub(super) fn sink_accept_caps(&self, caps: &gst::Caps) -> bool {
-        let compatible = {
-            let st = self.lock_state();
-            match (&st.out.desc, describe(caps)) {
-                (Some(out), Some(desc)) if !st.follow_caps() => {
-                    capscheck::differences(out, &desc).is_empty()
-                }
-                _ => false,
-            }
-        };
-        compatible || self.srcpad.peer_query_accept_caps(caps)
+    /// Accept-caps on a sink pad.
+    pub(super) fn sink_accept_caps(&self, _caps: &gst::Caps) -> bool {
+        // Every input's caps are accepted and judged when they arrive: refusing
+        // them would fail the input's upstream with not-negotiated and stop the
+        // pipeline. An input whose caps do not fit is refused with a WARNING.
+        true
     }
 
     /// Caps query on the source pad: the output caps once fixed, else what either
@@ -417,10 +436,16 @@ impl FailoverSwitch {
     pub(super) fn on_caps(&self, pad: &gst::Pad, input: Input, caps: gst::Caps) {
         self.ensure_live(pad, input, true);
         let clock_now = self.clock_now();
+        // Asked with no lock held: would downstream take them at all?
+        let downstream_ok = self.srcpad.peer_query_accept_caps(&caps);
         let mut st = self.lock_state();
-        gst::debug!(CAT, obj = pad, "caps {caps}");
+        gst::debug!(
+            CAT,
+            obj = pad,
+            "caps {caps} (downstream accepts: {downstream_ok})"
+        );
         let now = st.policy_now(clock_now);
-        st.caps_changed(input, caps, now);
+        st.caps_changed(input, caps, now, downstream_ok);
         st.evaluate(now);
         self.release(st);
     }

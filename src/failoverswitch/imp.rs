@@ -64,7 +64,7 @@ pub struct FailoverSwitch {
     push_lock: Mutex<()>,
     /// The alignment estimator (`align=auto`), under its own lock: an analysis is
     /// never run under the state lock.
-    pub(super) align: Mutex<Option<crate::align::Estimator>>,
+    pub(super) align: Mutex<Option<super::align::Aligner>>,
 }
 
 impl FailoverSwitch {
@@ -284,8 +284,7 @@ impl FailoverSwitch {
                 .field(format!("{n}-dropped"), p.dropped)
                 .field(format!("{n}-last-data-age"), age);
         }
-        let p = st.pad(Input::Secondary);
-        b = b.field("offset", p.pending_shift.unwrap_or(p.shift));
+        b = b.field("offset", st.offset());
         b.build()
     }
 
@@ -645,10 +644,7 @@ impl ObjectImpl for FailoverSwitch {
             "latency" => s.latency.to_value(),
             "align" => s.align.to_value(),
             "max-offset" => s.max_offset.to_value(),
-            "offset" => {
-                let p = st.pad(Input::Secondary);
-                p.pending_shift.unwrap_or(p.shift).to_value()
-            }
+            "offset" => st.offset().to_value(),
             "group" => s.group.to_value(),
             _ => glib::Value::from_type(pspec.value_type()),
         }
@@ -727,18 +723,30 @@ impl ElementImpl for FailoverSwitch {
                 st.playing = true;
                 st.played = true;
                 st.playing_since = now;
-                // Time spent paused does not count against the inputs.
+                // Time spent paused counts neither against the inputs nor towards
+                // their restore hold-off.
+                let paused = st
+                    .paused_at
+                    .take()
+                    .zip(now)
+                    .map(|(p, n)| n.saturating_sub(p));
+                let live = st.live();
                 for p in st.pads.iter_mut() {
                     if p.last_data.is_some() {
                         p.last_data = now;
+                    }
+                    if let (Some(d), Some(since), true) = (paused, p.health.healthy_since, live) {
+                        p.health.healthy_since = Some(since.saturating_add(d));
                     }
                 }
                 st.wake();
                 self.unlock(st);
             }
             gst::StateChange::PlayingToPaused => {
+                let now = self.clock_now();
                 let mut st = self.lock_state();
                 st.playing = false;
+                st.paused_at = now;
                 st.wake();
                 self.unlock(st);
             }

@@ -158,7 +158,6 @@ impl FailoverSwitch {
         let base = self.obj().base_time();
         let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
         let (start, end, own_start) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
-        *feed_out = st.align_feed(input, own_start, &buffer);
         let active = st.active == Some(input);
         if end > start {
             Self::check_buffer_length(&mut st, input, end - start);
@@ -170,6 +169,8 @@ impl FailoverSwitch {
             st.timeout_of(input)
         };
         let behind = st.out.pos.is_some_and(|o| end.saturating_add(slack) <= o);
+        // Only a confident alignment is worth protecting.
+        let align_auto = st.settings.align == super::AlignMode::Auto && st.aligned;
         {
             let p = st.pad_mut(input);
             p.last_data_instant = Some(Instant::now());
@@ -179,18 +180,45 @@ impl FailoverSwitch {
             let hole = p
                 .position
                 .is_some_and(|pos| start > pos.saturating_add(ALIGN_THRESHOLD));
+            // A new stream (after EOS or a flush) after earlier data.
+            let restarted = p.position.is_none() && p.last_duration > 0;
             p.position = Some(p.position.map_or(end, |pos| pos.max(end)));
             if hole {
                 // An interruption restarts the restore hold-off.
                 p.health.interrupted(pnow);
             }
+            if (hole || restarted) && align_auto {
+                // Placed anew: measured again before it is restored to (a restore
+                // before that could repeat or skip what its new placement moved).
+                p.realign = Some(own_start);
+                p.align_reset = true;
+            }
+            if let Some(since) = p.realign {
+                if own_start > since.saturating_add(super::align::REALIGN_MAX) {
+                    p.realign = None;
+                } else {
+                    p.health.interrupted(pnow);
+                }
+            }
         }
-        // Data counts as delivered only if it can still reach the output: the input
-        // is not behind real time by more than its timeout (late), and the data is
-        // not behind the output (the active input's timestamps went back; a standby
-        // may lag by up to `timeout`).
+        *feed_out = st.align_feed(input, own_start, &buffer);
+        // Data counts as delivered only if it is current: the input is not behind
+        // real time by more than its timeout (late); a live input's buffer is within
+        // its timeout of the clock (its timestamps did not go back: an output that ran
+        // ahead because of the other input is not its fault); otherwise (not live) the
+        // active input's data is not behind the output.
         let late = st.is_late(input, clock_rt);
-        let delivers = !late && !(behind && (live || active));
+        let current = match clock_rt.filter(|_| st.pad(input).is_live()) {
+            Some(rt) => {
+                let own_end = end.saturating_add_signed(st.pad(input).shift);
+                own_end
+                    .saturating_add(st.pad(input).latency)
+                    .saturating_add(st.timeout_of(input))
+                    > rt
+            }
+            None => !(behind && (live || active)),
+        };
+        let delivers = !late && current;
         if delivers {
             let p = st.pad_mut(input);
             p.last_data = now.or(p.last_data);
@@ -383,6 +411,13 @@ impl FailoverSwitch {
                     st.pad_mut(input).position = None;
                     let pnow = st.policy_now(None);
                     st.set_flag(input, pnow, revive);
+                    if std::mem::take(&mut st.out.eos_sent) {
+                        // The output ended: it starts again as a new stream (a
+                        // STREAM_START clears EOS downstream).
+                        st.out.stream_start_sent = false;
+                        st.out.caps_pending = true;
+                        st.out.segment_pending = true;
+                    }
                     st.evaluate(pnow);
                 }
                 self.release(st);
@@ -419,11 +454,14 @@ impl FailoverSwitch {
             // has ended (EOS must be flushed away downstream before data can follow).
             gst::EventView::FlushStart(_) => {
                 let mut st = self.lock_state();
+                let forward = st.active == Some(input) || st.out.eos_sent;
                 let p = st.pad_mut(input);
                 p.flushing = true;
                 p.held.clear();
+                // Its FLUSH_STOP goes out too, whatever is active by then: the
+                // output must never stay flushing.
+                p.flush_forwarded = forward;
                 st.wake();
-                let forward = st.active == Some(input) || st.out.eos_sent;
                 self.release(st);
                 !forward || self.srcpad.push_event(event)
             }
@@ -436,7 +474,9 @@ impl FailoverSwitch {
                 p.time_segment = true;
                 let pnow = st.policy_now(None);
                 st.set_flag(input, pnow, revive);
-                let forward = st.active == Some(input) || st.out.eos_sent;
+                let forward = std::mem::take(&mut st.pad_mut(input).flush_forwarded)
+                    || st.active == Some(input)
+                    || st.out.eos_sent;
                 if forward {
                     if f.resets_time() {
                         st.out.pos = None;

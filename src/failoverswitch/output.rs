@@ -486,11 +486,9 @@ impl FailoverSwitch {
         };
         // A unit moved to the output position ends where it did: no overlap.
         let duration = duration.saturating_sub(pts - start).max(1);
-        if let Some(o) = st
-            .out
-            .pos
-            .filter(|&o| pts > o.saturating_add(ALIGN_THRESHOLD))
-        {
+        // Any hole before it is covered with a GAP event: the output stays
+        // continuous.
+        if let Some(o) = st.out.pos.filter(|&o| pts > o) {
             let gap = gst::event::Gap::builder(clock_time(o))
                 .duration(clock_time(pts - o))
                 .build();

@@ -121,6 +121,8 @@ pub(super) struct PadState {
     pub needed_timeout: u64,
     pub held: VecDeque<Held>,
     pub flushing: bool,
+    /// Its FLUSH_START went out: its FLUSH_STOP must follow.
+    pub flush_forwarded: bool,
     pub dropped: u64,
     /// Buffers dropped since the last warning about data behind the output.
     pub dropped_behind: u64,
@@ -128,10 +130,13 @@ pub(super) struct PadState {
     /// (rate, bytes per frame) when the input is interleaved raw audio.
     pub raw: Option<(u32, usize)>,
     /// Alignment: the input's data is placed this much earlier on the output
-    /// timeline than its own running time (only the secondary's is not 0), and a new
-    /// value waiting for the input to leave the air.
+    /// timeline than its own running time.
     pub shift: i64,
-    pub pending_shift: Option<i64>,
+    /// Alignment (auto): the input was interrupted (a reconnection places it anew);
+    /// from this own running time on, until measured again, it is not restored to.
+    pub realign: Option<u64>,
+    /// ... and the estimator must forget its history before its next data.
+    pub align_reset: bool,
 }
 
 impl Default for PadState {
@@ -154,12 +159,14 @@ impl Default for PadState {
             needed_timeout: 0,
             held: VecDeque::new(),
             flushing: false,
+            flush_forwarded: false,
             dropped: 0,
             dropped_behind: 0,
             active_time: 0,
             raw: None,
             shift: 0,
-            pending_shift: None,
+            realign: None,
+            align_reset: false,
         }
     }
 }
@@ -338,9 +345,13 @@ pub(super) struct State {
     pub played: bool,
     /// Clock time when the element went to PLAYING (no-data timeouts count from there).
     pub playing_since: Option<u64>,
+    /// Clock time when it last left PLAYING.
+    pub paused_at: Option<u64>,
     pub clock_id: Option<gst::SingleShotClockId>,
     pub group_id: gst::GroupId,
     pub outbox: Outbox<Note>,
+    /// Alignment (auto): the estimator currently has a confident offset.
+    pub aligned: bool,
     /// Every input ended by being unlinked: the timer task sends EOS.
     pub eos_pending: bool,
     /// Not live: how long the output has stood still.
@@ -374,11 +385,13 @@ impl State {
             playing: false,
             played: false,
             playing_since: None,
+            paused_at: None,
             clock_id: None,
             group_id: gst::GroupId::next(),
             outbox: Outbox::default(),
             still: StillWatch::default(),
             eos_pending: false,
+            aligned: false,
             wake: false,
             waiting: 0,
             wake_at: u64::MAX,
@@ -597,9 +610,6 @@ impl State {
     pub fn take_effect(&mut self, to: Option<Input>, reason: Reason, at: Option<u64>) {
         let from = self.active;
         self.active = to;
-        if to != Some(Input::Secondary) {
-            self.apply_pending_shift();
-        }
         self.switch_count += 1;
         self.out.discont = true;
         self.out.just_switched = true;

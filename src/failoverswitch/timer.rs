@@ -21,6 +21,8 @@ use super::timeline::{self, SampleClock};
 const FILL_CHUNK: u64 = 20_000_000;
 /// ... and GAP events every this often (other media).
 const GAP_CHUNK: u64 = 100_000_000;
+/// Filler stays this far behind the clock (plus the inputs' latency).
+const FILL_LAG: u64 = super::timeline::ALIGN_THRESHOLD;
 /// Not live: how often the task looks whether the output stands still.
 const STILL_POLL: Duration = Duration::from_millis(20);
 
@@ -53,9 +55,12 @@ impl FailoverSwitch {
             } else {
                 GAP_CHUNK
             };
-            st.out
-                .pos
-                .map_or(0, |o| base.saturating_add(o).saturating_add(chunk))
+            let lag = st.pads.iter().map(|p| p.latency).max().unwrap_or(0) + FILL_LAG;
+            st.out.pos.map_or(0, |o| {
+                base.saturating_add(o)
+                    .saturating_add(chunk)
+                    .saturating_add(lag)
+            })
         });
         // With latency, the active input's next data is released when due.
         let release = (st.settings.latency > 0)
@@ -180,13 +185,17 @@ impl FailoverSwitch {
     /// While no input is healthy: silence (raw audio) or GAP events up to `now`.
     fn fill(&self, now: u64) {
         let base = self.obj().base_time().map_or(0, gst::ClockTime::nseconds);
-        let rt_now = now.saturating_sub(base);
         let push = self.lock_push();
         let mut st = self.lock_state();
         if st.active.is_some() || st.shutdown || st.out.caps.is_none() {
             self.unlock(st);
             return;
         }
+        // Up to the clock less what a returning input's data may lag behind it (its
+        // latency and jitter), so filler never covers the time of data still on its
+        // way.
+        let lag = st.pads.iter().map(|p| p.latency).max().unwrap_or(0) + FILL_LAG;
+        let rt_now = now.saturating_sub(base).saturating_sub(lag);
         let mut items = Vec::new();
         Self::initial_events(&mut st, &mut items);
         match st.out.raw.clone() {

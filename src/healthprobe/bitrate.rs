@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Bitrate of a stream over a sliding window of its running time.
+//! Bitrate of a stream over a sliding window of time.
 //!
-//! Every buffer is recorded with its running time, duration (if known) and size.
-//! The bitrate is the number of bits whose buffers start inside the last `window`
-//! of running time, divided by that window. Until a whole window has been seen the
+//! Every buffer is recorded with a time, duration (if known) and size. The bitrate
+//! is the number of bits whose buffers start inside the last `window` of time,
+//! divided by that window. The time is either the stream's own running time (the
+//! buffers' timestamps) or, for a live stream, the clock's running time at which
+//! each buffer arrived; then [`BitrateWindow::advance`] moves the window on with
+//! the clock, so a stream that delivers less than real time reads as such. Until a whole window has been seen the
 //! value is an estimate over what has been seen, and no verdict is given, so a
 //! stream is never called "low bitrate" just because it has only started.
 
 use std::collections::VecDeque;
+
+/// How far above `min-bitrate` a low stream must come back to be fine again.
+pub const RECOVERY_MARGIN_PERCENT: u64 = 5;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -77,6 +83,16 @@ impl BitrateWindow {
         self.trim();
     }
 
+    /// Moves the end of the window to `now` (clock time base): what arrived more
+    /// than a window before `now` leaves the window even when nothing new arrives.
+    /// Does nothing before the first buffer or when `now` is not later.
+    pub fn advance(&mut self, now: u64) {
+        if self.first.is_some() && now > self.head {
+            self.head = now;
+            self.trim();
+        }
+    }
+
     fn trim(&mut self) {
         let from = self.head.saturating_sub(self.window_ns);
         while let Some(e) = self.entries.front() {
@@ -112,14 +128,21 @@ impl BitrateWindow {
     }
 
     /// Judges the bitrate against `min_bitrate` (0: never low). The verdict only
-    /// changes when a whole window has been measured.
+    /// changes when a whole window has been measured. A low stream is fine again
+    /// only once it reaches [`RECOVERY_MARGIN_PERCENT`] above the minimum, so a link
+    /// that carries just about the minimum does not flip the verdict every buffer.
     pub fn judge(&mut self, min_bitrate: u64) -> bool {
         if min_bitrate == 0 {
             self.low = false;
         } else if self.is_full()
             && let Some(rate) = self.bitrate()
         {
-            self.low = rate < min_bitrate;
+            let threshold = if self.low {
+                min_bitrate.saturating_add(min_bitrate / 100 * RECOVERY_MARGIN_PERCENT)
+            } else {
+                min_bitrate
+            };
+            self.low = rate < threshold;
         }
         self.low
     }
@@ -183,9 +206,33 @@ mod tests {
             assert!(steps <= 100, "never recovered");
         }
         // the window holds 100 buffers; k new 320-byte buffers replace 40-byte ones,
-        // and 64 kbit/s over 2 s is 16000 bytes: 320 k + 40 (100 - k) >= 16000
-        let expected = (16_000u64 - 4_000).div_ceil(280);
+        // and 64 kbit/s + 5 % over 2 s is 16800 bytes: 320 k + 40 (100 - k) >= 16800
+        let expected = (16_800u64 - 4_000).div_ceil(280);
         assert_eq!(steps, expected);
+    }
+
+    #[test]
+    fn a_rate_hovering_at_the_minimum_does_not_flap() {
+        // 96 kbit/s on a 96 kbit/s minimum: 270, 225, 225 bytes per 20 ms in turn.
+        // The 1 s window (50 buffers) holds 12015 or 11970 bytes: just above and
+        // just below 12000, changing with most buffers.
+        let mut w = BitrateWindow::new(SEC);
+        let mut flips = 0;
+        let mut low = false;
+        for k in 0..500u64 {
+            let bytes = if k % 3 == 0 { 270 } else { 225 };
+            w.push(k * 20 * MS, Some(20 * MS), bytes);
+            if w.judge(96_000) != low {
+                low = !low;
+                flips += 1;
+            }
+        }
+        assert!(flips <= 1, "{flips} flips");
+        // 5 % above the minimum is fine again
+        for k in 500..600u64 {
+            w.push(k * 20 * MS, Some(20 * MS), 253);
+        }
+        assert!(!w.judge(96_000));
     }
 
     #[test]
@@ -233,6 +280,41 @@ mod tests {
         }
         assert_eq!(w.entries.len(), 1);
         assert_eq!(w.bytes_in_window, 10_000_000);
+    }
+
+    #[test]
+    fn arrival_times_measure_real_throughput() {
+        // A 128 kbit/s stream (320 bytes per 20 ms unit) arriving at a quarter of
+        // real time: one unit every 80 ms of clock. Measured over arrival times, it
+        // carries 32 kbit/s, whatever its timestamps say.
+        let mut w = BitrateWindow::new(2 * SEC);
+        for k in 1..=100u64 {
+            w.push(80 * k * MS, None, 320);
+        }
+        assert!(w.is_full());
+        // 25 units per 2 s, plus the one on the window's edge
+        assert_eq!(w.bitrate(), Some(26 * 320 * 8 / 2));
+        assert!(w.judge(96_000));
+    }
+
+    #[test]
+    fn advance_lets_the_window_drain_without_data() {
+        let mut w = BitrateWindow::new(SEC);
+        w.advance(5 * SEC);
+        assert!(w.bitrate().is_none(), "nothing before the first buffer");
+        for k in 0..50u64 {
+            w.push(k * 20 * MS, None, 320);
+        }
+        // 50 units of 320 bytes up to 980 ms: not a whole window yet
+        assert!(!w.judge(64_000));
+        w.advance(1_520 * MS);
+        // units at 520..=980 ms are left: 24 of them
+        assert_eq!(w.bitrate(), Some(24 * 320 * 8));
+        assert!(w.judge(64_000));
+        w.advance(10 * SEC);
+        assert_eq!(w.bitrate(), Some(0));
+        w.advance(SEC);
+        assert_eq!(w.bitrate(), Some(0), "the window never goes back");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 //! GStreamer glue of `healthprobe`: an in-place pass-through `BaseTransform` that
-//! feeds the pure trackers (level, silence, bitrate, discont, schedule, verdict)
-//! and tells the bus and downstream when the verdict changes.
+//! feeds the pure trackers (level, silence, bitrate, lateness, discont, schedule,
+//! verdict) and tells the bus and downstream when the verdict changes. It asks
+//! upstream for its latency (live or not, and how late live data may arrive) from
+//! the streaming thread, before the first data and again after a flush, a new
+//! segment or caps, a new start of PLAYING, and a LATENCY event from downstream.
 //!
 //! Locking: one state mutex. Clock operations, message posting, event pushing and
 //! property notification all happen with it released. Outgoing notifications are
@@ -17,6 +20,7 @@ use gst_base::subclass::prelude::*;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use super::state::*;
+use crate::outbox::Outbox;
 
 #[derive(Default)]
 pub struct HealthProbe {
@@ -76,6 +80,7 @@ impl HealthProbe {
             state.timer.id = None;
             let now = clock.time().nseconds();
             let fired = state.schedule.on_timer(now);
+            state.clock_tick(now, self.obj().base_time());
             let queued = state.outbox.len();
             if fired.stall_began {
                 gst::debug!(
@@ -84,12 +89,12 @@ impl HealthProbe {
                     "no data for {} ns: stall",
                     state.settings.stall_timeout
                 );
-                state.reevaluate(Some(now));
             }
+            state.reevaluate(Some(now));
             if fired.report && state.outbox.len() == queued {
                 let verdict = state.verdict.current();
                 let s = state.health_structure(verdict, true, Some(now));
-                state.outbox.push_back(Outgoing::Report(s));
+                state.outbox.push(Outgoing::Report(s));
             }
             state.plan_timer()
         };
@@ -97,29 +102,10 @@ impl HealthProbe {
         self.deliver_pending();
     }
 
-    /// Delivers queued notifications in order, unless another thread (or an outer
-    /// call on this one) already does it.
+    /// Delivers queued notifications in order (the crate's outbox: whichever thread
+    /// finds it idle delivers everything, with no lock held).
     fn deliver_pending(&self) {
-        {
-            let mut state = self.lock();
-            if state.delivering || state.outbox.is_empty() {
-                return;
-            }
-            state.delivering = true;
-        }
-        loop {
-            let item = {
-                let mut state = self.lock();
-                match state.outbox.pop_front() {
-                    Some(item) => item,
-                    None => {
-                        state.delivering = false;
-                        return;
-                    }
-                }
-            };
-            self.deliver(item);
-        }
+        Outbox::deliver(&self.state, |s| &mut s.outbox, |item| self.deliver(item));
     }
 
     fn deliver(&self, item: Outgoing) {
@@ -162,6 +148,7 @@ impl HealthProbe {
                 (true, Some(clock)) => {
                     let now = clock.time().nseconds();
                     state.schedule.start(now);
+                    state.latency_due = true;
                     gst::debug!(CAT, imp = self, "watching from clock time {now}");
                 }
                 _ => state.schedule.stop(),
@@ -182,17 +169,15 @@ impl HealthProbe {
             let settings = state.settings;
             let clock = state.clock.take();
             let outbox = std::mem::take(&mut state.outbox);
-            let delivering = state.delivering;
             *state = State {
                 settings,
                 clock,
                 outbox,
-                delivering,
                 ..State::default()
             };
             state.apply_settings(None);
             if !was_healthy {
-                state.outbox.push_back(Outgoing::NotifyHealthy);
+                state.outbox.push(Outgoing::NotifyHealthy);
             }
             cancel
         };
@@ -200,6 +185,27 @@ impl HealthProbe {
             old.unschedule();
         }
         self.deliver_pending();
+    }
+
+    /// Asks upstream whether it is live and for its latency, if due. Called from the
+    /// streaming thread before data is judged, without the lock.
+    fn refresh_latency(&self) {
+        if !self.lock().latency_due {
+            return;
+        }
+        let mut q = gst::query::Latency::new();
+        let answered = self.obj().sink_pad().peer_query(&mut q);
+        let (live, min, _) = q.result();
+        let mut state = self.lock();
+        state.latency_due = false;
+        state.live = Some(answered && live);
+        state.latency = if answered { min.nseconds() } else { 0 };
+        gst::debug!(
+            CAT,
+            imp = self,
+            "upstream: live {}, latency {min}",
+            answered && live
+        );
     }
 
     /// After a settings change: re-judge, re-plan the timer, tell.
@@ -231,7 +237,8 @@ impl ObjectImpl for HealthProbe {
                     .nick("Stall timeout")
                     .blurb(
                         "Report a stall when no buffer arrived for this long, measured on \
-                         the clock in PLAYING (ns, 0 = off)",
+                         the clock in PLAYING; live data arriving more than this behind the \
+                         clock (beyond upstream latency) is late (ns, 0 = off)",
                     )
                     .maximum(u64::MAX - 1)
                     .default_value(DEFAULT_STALL_TIMEOUT)
@@ -262,14 +269,18 @@ impl ObjectImpl for HealthProbe {
                     .nick("Minimum bitrate")
                     .blurb(
                         "Report low bitrate when an encoded (non-raw) stream carries less \
-                         than this over window (bit/s, 0 = off)",
+                         than this over window; live: bytes that arrived within window of \
+                         clock time (bit/s, 0 = off)",
                     )
                     .default_value(DEFAULT_MIN_BITRATE)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecUInt64::builder("window")
                     .nick("Bitrate window")
-                    .blurb("Running time over which the bitrate is measured (ns)")
+                    .blurb(
+                        "Time over which the bitrate is measured: the clock's running time \
+                         when live and PLAYING, the stream's running time otherwise (ns)",
+                    )
                     .minimum(MIN_WINDOW)
                     .maximum(MAX_WINDOW)
                     .default_value(DEFAULT_WINDOW)
@@ -353,8 +364,8 @@ impl ElementImpl for HealthProbe {
             gst::subclass::ElementMetadata::new(
                 "Health probe",
                 "Generic",
-                "Pass-through that judges a stream (stall, silence, low bitrate, \
-                 discontinuities) and reports to the bus and a downstream failoverswitch",
+                "Pass-through that judges a stream (stall, late data, silence, low \
+                 bitrate, discontinuities) and reports to the bus and a downstream failoverswitch",
                 "gst-plugin-failover developers",
             )
         });
@@ -427,6 +438,7 @@ impl BaseTransformImpl for HealthProbe {
             gst::EventView::FlushStop(_) => self.lock().flush_stop(),
             gst::EventView::Segment(e) => self.lock().set_segment(e.segment()),
             gst::EventView::Gap(e) => {
+                self.refresh_latency();
                 let (ts, duration) = e.get();
                 let plan = {
                     let mut state = self.lock();
@@ -441,6 +453,14 @@ impl BaseTransformImpl for HealthProbe {
         self.parent_sink_event(event)
     }
 
+    fn src_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Latency(_) = event.view() {
+            // The pipeline's latency was (re)configured: ask upstream again.
+            self.lock().latency_due = true;
+        }
+        self.parent_src_event(event)
+    }
+
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         self.lock().segment = None;
         self.parent_stop()
@@ -450,6 +470,7 @@ impl BaseTransformImpl for HealthProbe {
         &self,
         buf: &gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.refresh_latency();
         let plan = {
             let mut state = self.lock();
             state.on_buffer(buf, || self.obj().base_time());

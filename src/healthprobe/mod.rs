@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
-//! `healthprobe`: an in-place pass-through that judges a stream (stall, silence,
-//! low bitrate, discontinuities) and reports its verdict on the bus (`health`
+//! `healthprobe`: an in-place pass-through that judges a stream (stall, late data,
+//! silence, low bitrate, discontinuities) and reports its verdict on the bus (`health`
 //! element messages) and downstream (the `failover-health` out-of-band event, see
 //! [`crate::health_event`]).
 //!
@@ -11,6 +11,7 @@ use gst::prelude::*;
 pub(crate) mod bitrate;
 pub(crate) mod discont;
 mod imp;
+pub(crate) mod lateness;
 pub(crate) mod level;
 pub(crate) mod schedule;
 pub(crate) mod silence;

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The element's state and its per-buffer / per-timer bookkeeping: connects the
-//! pure trackers (level, silence, bitrate, discont, schedule, verdict) to GStreamer
+//! pure trackers (level, silence, bitrate, lateness, discont, schedule, verdict) to GStreamer
 //! buffers, events and structures. No locking, clock waiting or sending here: the
 //! element (`imp`) holds the lock around these calls and sends what they queue.
 
+use crate::outbox::Outbox;
 use gst::prelude::*;
-use std::collections::VecDeque;
 use std::sync::LazyLock;
 
 use super::bitrate::BitrateWindow;
 use super::discont::DiscontTracker;
+use super::lateness::{LateTracker, TimeBase, lag, time_base};
 use super::level::{AudioLayout, Level};
 use super::schedule::Schedule;
 use super::silence::{SilenceTracker, block_frames};
@@ -110,14 +111,22 @@ pub(super) struct State {
     pub(super) segment: Option<gst::Segment>,
     pub(super) silence: SilenceTracker,
     pub(super) bitrate: BitrateWindow,
+    /// Time base the bitrate window holds; a change of base restarts the window.
+    pub(super) bitrate_base: Option<TimeBase>,
+    pub(super) late: LateTracker,
+    /// Upstream's answer to the latency query: live or not (`None`: not asked yet).
+    pub(super) live: Option<bool>,
+    /// Upstream minimum latency (ns): how long live data may take to arrive.
+    pub(super) latency: u64,
+    /// Ask upstream for its latency before judging the next data.
+    pub(super) latency_due: bool,
     pub(super) discont: DiscontTracker,
     pub(super) schedule: Schedule,
     pub(super) verdict: VerdictTracker,
     pub(super) playing: bool,
     pub(super) clock: Option<gst::Clock>,
     pub(super) timer: Timer,
-    pub(super) outbox: VecDeque<Outgoing>,
-    pub(super) delivering: bool,
+    pub(super) outbox: Outbox<Outgoing>,
 }
 
 impl Default for State {
@@ -134,14 +143,18 @@ impl Default for State {
                 48_000,
             ),
             bitrate: BitrateWindow::new(settings.window),
+            bitrate_base: None,
+            late: LateTracker::new(),
+            live: None,
+            latency: 0,
+            latency_due: true,
             discont: DiscontTracker::new(),
             schedule: Schedule::new(settings.stall_timeout, settings.interval),
             verdict: VerdictTracker::default(),
             playing: false,
             clock: None,
             timer: Timer::default(),
-            outbox: VecDeque::new(),
-            delivering: false,
+            outbox: Outbox::default(),
         }
     }
 }
@@ -157,6 +170,7 @@ impl State {
     pub(super) fn conditions(&self) -> Conditions {
         Conditions {
             stalled: self.schedule.is_stalled(),
+            late: self.late.is_late(),
             silent: self.audio.is_some() && self.silence.is_silent(),
             low_bitrate: !self.raw && self.bitrate.is_low(),
         }
@@ -205,7 +219,7 @@ impl State {
                 verdict.reason.as_str()
             );
             let message = self.health_structure(verdict, false, now);
-            self.outbox.push_back(Outgoing::Change {
+            self.outbox.push(Outgoing::Change {
                 verdict,
                 message,
                 healthy_flipped: before.healthy != verdict.healthy,
@@ -268,16 +282,20 @@ impl State {
             self.silence.reset();
         }
         self.bitrate.judge(self.min_bitrate());
+        self.latency_due = true;
     }
 
     pub(super) fn set_segment(&mut self, segment: &gst::Segment) {
         self.segment = Some(segment.clone());
         self.discont.restart();
+        self.latency_due = true;
     }
 
     pub(super) fn flush_stop(&mut self) {
         self.discont.restart();
         self.bitrate.reset();
+        self.late.clear();
+        self.latency_due = true;
         if let Some(now) = self.now() {
             self.schedule.touch(now);
         }
@@ -307,6 +325,92 @@ impl State {
         }
     }
 
+    /// Where the clock stands for judging data arriving now: the time base, and the
+    /// clock's running time when measuring against the clock. A change of time base
+    /// restarts the bitrate window (the two kinds of time cannot be mixed).
+    fn clock_base(
+        &mut self,
+        now: Option<u64>,
+        base_time: Option<gst::ClockTime>,
+    ) -> (TimeBase, Option<u64>) {
+        let clock_rt = now
+            .zip(base_time)
+            .map(|(n, b)| n.saturating_sub(b.nseconds()));
+        let base = time_base(self.live, clock_rt.is_some());
+        if self.bitrate_base != Some(base) {
+            if self.bitrate_base.is_some() {
+                gst::debug!(CAT, "bitrate measured over {base:?} time from now on");
+            }
+            self.bitrate.reset();
+            self.bitrate_base = Some(base);
+        }
+        (base, clock_rt.filter(|_| base == TimeBase::Clock))
+    }
+
+    /// Records `bytes` of data (a buffer, or a GAP event with 0 bytes) at stream
+    /// running time `rt` (with `duration`) in the bitrate window, and judges its
+    /// lateness when measuring against the clock. Data without a timestamp of its
+    /// own (`stamped` false) is never late.
+    fn measure(
+        &mut self,
+        (base, clock_rt): (TimeBase, Option<u64>),
+        rt: Option<u64>,
+        duration: Option<u64>,
+        bytes: u64,
+        stamped: bool,
+    ) {
+        match (base, clock_rt) {
+            (TimeBase::Clock, Some(arrival)) => {
+                self.bitrate.push(arrival, None, bytes);
+                if let Some(rt) = rt.filter(|_| stamped) {
+                    let end = rt.saturating_add(duration.unwrap_or(0));
+                    let lag = lag(arrival, end, self.latency);
+                    if self.late.on_data(lag, self.settings.stall_timeout) {
+                        gst::debug!(
+                            CAT,
+                            "data {} ms behind the clock (beyond {} ms of latency): late={}",
+                            lag / 1_000_000,
+                            self.latency / 1_000_000,
+                            self.late.is_late()
+                        );
+                    }
+                }
+            }
+            _ => {
+                if let Some(rt) = rt {
+                    self.bitrate.push(rt, duration, bytes);
+                }
+                self.late.clear();
+            }
+        }
+        self.bitrate.judge(self.min_bitrate());
+    }
+
+    /// Data (a buffer or a GAP event) arrived at clock time `now`: ends a stall.
+    /// After a stall, the clock-based bitrate window starts afresh: the stall was
+    /// judged as such, and its hole must not hold the stream's bitrate down.
+    fn activity(&mut self, now: Option<u64>, base: TimeBase, what: &str) {
+        if let Some(now) = now
+            && self.schedule.on_buffer(now)
+        {
+            gst::debug!(CAT, "{what}: stall over");
+            if base == TimeBase::Clock {
+                self.bitrate.reset();
+            }
+        }
+    }
+
+    /// The clock moved on to `now` with no data (a timer fired): the clock-based
+    /// bitrate window drains.
+    pub(super) fn clock_tick(&mut self, now: u64, base_time: Option<gst::ClockTime>) {
+        if self.bitrate_base == Some(TimeBase::Clock)
+            && let Some(b) = base_time
+        {
+            self.bitrate.advance(now.saturating_sub(b.nseconds()));
+            self.bitrate.judge(self.min_bitrate());
+        }
+    }
+
     /// One buffer went through: update every tracker and re-judge.
     pub(super) fn on_buffer(
         &mut self,
@@ -314,7 +418,9 @@ impl State {
         base_time: impl FnOnce() -> Option<gst::ClockTime>,
     ) {
         let now = self.now();
-        let rt = self.running_time(buf.pts().or(buf.dts()), now, base_time);
+        let base_time = now.and_then(|_| base_time());
+        let clock = self.clock_base(now, base_time);
+        let rt = self.running_time(buf.pts().or(buf.dts()), now, || base_time);
         let duration = buf.duration().map(|d| d.nseconds());
 
         let flagged = buf.flags().contains(gst::BufferFlags::DISCONT);
@@ -325,10 +431,10 @@ impl State {
                 self.discont.count()
             );
         }
-        if let Some(rt) = rt {
-            self.bitrate.push(rt, duration, buf.size() as u64);
-        }
-        self.bitrate.judge(self.min_bitrate());
+        self.activity(now, clock.0, "data again");
+        // Without a timestamp the running time is the clock's (see `running_time`).
+        let stamped = buf.pts().or(buf.dts()).is_some();
+        self.measure(clock, rt, duration, buf.size() as u64, stamped);
 
         if let Some(audio) = self.audio.as_mut() {
             if buf.flags().contains(gst::BufferFlags::GAP) {
@@ -357,12 +463,6 @@ impl State {
                 }
             }
         }
-
-        if let Some(now) = now
-            && self.schedule.on_buffer(now)
-        {
-            gst::debug!(CAT, "data again: stall over");
-        }
         self.reevaluate(now);
     }
 
@@ -376,12 +476,14 @@ impl State {
         base_time: impl FnOnce() -> Option<gst::ClockTime>,
     ) {
         let now = self.now();
-        let rt = self.running_time(Some(ts), now, base_time);
+        let base_time = now.and_then(|_| base_time());
+        let clock = self.clock_base(now, base_time);
+        let rt = self.running_time(Some(ts), now, || base_time);
         let duration = duration.map(|d| d.nseconds());
+        self.activity(now, clock.0, "gap event");
         if let (Some(rt), Some(d)) = (rt, duration) {
             self.discont.push(Some(rt), Some(d), false);
-            self.bitrate.push(rt, Some(d), 0);
-            self.bitrate.judge(self.min_bitrate());
+            self.measure(clock, Some(rt), Some(d), 0, true);
             if let Some(audio) = self.audio.as_mut() {
                 let frames = (u128::from(d) * u128::from(audio.layout.rate) / 1_000_000_000)
                     .try_into()
@@ -389,11 +491,6 @@ impl State {
                 audio.report.add_silence(frames);
                 feed_silence(&mut self.silence, frames, audio.block_frames);
             }
-        }
-        if let Some(now) = now
-            && self.schedule.on_buffer(now)
-        {
-            gst::debug!(CAT, "gap event: stall over");
         }
         self.reevaluate(now);
     }
@@ -405,6 +502,7 @@ impl State {
         self.bitrate.set_window(s.window);
         self.bitrate.judge(self.min_bitrate());
         self.schedule.configure(s.stall_timeout, s.interval, now);
+        self.late.configure(s.stall_timeout);
     }
 }
 

@@ -7,6 +7,8 @@
 pub enum Reason {
     Ok,
     Stall,
+    /// Live data arrives more than `stall-timeout` behind the clock.
+    Late,
     Silence,
     LowBitrate,
     /// Information only: the stream is healthy but had discontinuities since the
@@ -19,6 +21,7 @@ impl Reason {
         match self {
             Reason::Ok => "ok",
             Reason::Stall => "stall",
+            Reason::Late => "late",
             Reason::Silence => "silence",
             Reason::LowBitrate => "low-bitrate",
             Reason::Discont => "discont",
@@ -44,15 +47,19 @@ impl Verdict {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Conditions {
     pub stalled: bool,
+    pub late: bool,
     pub silent: bool,
     pub low_bitrate: bool,
 }
 
 /// Combines the conditions. When several hold, the most fundamental one is named:
-/// no data at all (stall) before data that is silent, before data that is too thin.
+/// no data at all (stall) before data that comes too late to be used (late), before
+/// data that is silent, before data that is too thin.
 pub fn judge(c: Conditions) -> Verdict {
     let reason = if c.stalled {
         Reason::Stall
+    } else if c.late {
+        Reason::Late
     } else if c.silent {
         Reason::Silence
     } else if c.low_bitrate {
@@ -115,6 +122,7 @@ mod tests {
     fn c(stalled: bool, silent: bool, low_bitrate: bool) -> Conditions {
         Conditions {
             stalled,
+            late: false,
             silent,
             low_bitrate,
         }
@@ -127,6 +135,19 @@ mod tests {
         assert_eq!(judge(c(false, true, true)).reason, Reason::Silence);
         assert_eq!(judge(c(false, false, true)).reason, Reason::LowBitrate);
         assert!(!judge(c(false, false, true)).healthy);
+        let late = Conditions {
+            late: true,
+            ..c(false, true, true)
+        };
+        assert_eq!(judge(late).reason, Reason::Late);
+        assert_eq!(
+            judge(Conditions {
+                late: true,
+                ..c(true, false, false)
+            })
+            .reason,
+            Reason::Stall
+        );
     }
 
     #[test]
@@ -158,6 +179,7 @@ mod tests {
         let all = [
             (Reason::Ok, "ok"),
             (Reason::Stall, "stall"),
+            (Reason::Late, "late"),
             (Reason::Silence, "silence"),
             (Reason::LowBitrate, "low-bitrate"),
             (Reason::Discont, "discont"),

@@ -5,7 +5,7 @@
 //! (`healthprobe`), `loudness` (`loudnessmatch`).
 
 use super::Station;
-use crate::input::{INPUTS, branch};
+use crate::input::{INPUTS, Input, InputEvent, InputEventKind};
 use crate::logs::epoch;
 use crate::pipeline::OUTPUT_METER;
 use crate::status::SwitchRecord;
@@ -65,6 +65,12 @@ impl Station {
             rec.running_time_ns as f64 / 1e9,
             rec.count
         );
+        let posted = self
+            .switch_posted
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&rec.count))
+            .unwrap_or(rec.at);
         self.logs.event(
             "switch",
             &[
@@ -73,6 +79,7 @@ impl Station {
                 ("reason", rec.reason.clone()),
                 ("running_time", rec.running_time_ns.to_string()),
                 ("count", rec.count.to_string()),
+                ("posted", format!("{posted:.3}")),
             ],
         );
         self.state.record_switch(rec);
@@ -155,43 +162,121 @@ impl Station {
             .event("warning", &[("src", src), ("msg", w.error().to_string())]);
     }
 
-    /// An error in an input branch restarts that input (reconnection); any other
-    /// error ends the station.
+    /// An error on an input's way to the switch revives that input (its
+    /// connection is rebuilt, its appsrc flushed); any other error ends the station.
     fn on_error(&mut self, msg: &gst::MessageRef, err: &gst::message::Error) -> Option<String> {
+        let src = src_name(msg);
+        let text = format!("{} ({})", err.error(), err.debug().unwrap_or_default());
         let Some(idx) = self.branch_of(msg) else {
-            let src = src_name(msg);
-            let text = format!(
-                "error from {src}: {} ({})",
-                err.error(),
-                err.debug().unwrap_or_default()
-            );
+            let text = format!("error from {src}: {text}");
             self.logs
                 .event("error", &[("src", src), ("msg", text.clone())]);
             return Some(text);
         };
-        let b = &self.pipe.branches[idx];
-        let first = !b.down.load(std::sync::atomic::Ordering::SeqCst)
-            || b.restarts.load(std::sync::atomic::Ordering::Relaxed) == 0;
-        let delay = self.config.reconnect_delay;
-        if !branch::restart(b, delay) {
-            return None;
-        }
-        if first {
-            eprintln!(
-                "\n{}: input {} failed ({}): reconnecting every {:?}",
-                self.tag,
-                b.name,
-                err.error(),
-                delay
-            );
-        }
-        self.logs.event(
-            "reconnect",
-            &[("input", b.name.into()), ("error", err.error().to_string())],
+        eprintln!(
+            "\n{}: the {} input's chain failed ({src}): {text}",
+            self.tag, INPUTS[idx]
         );
-        if let Some(i) = self.state.input_mut(b.name) {
-            i.reconnects += 1;
+        self.logs.event(
+            "input-error",
+            &[
+                ("input", INPUTS[idx].into()),
+                ("src", src),
+                ("msg", text.clone()),
+            ],
+        );
+        if let Some(i) = self.inputs.get_mut(idx) {
+            i.revive(format!("{}: {}", src_name(msg), err.error()));
         }
         None
+    }
+
+    /// The inputs' periodic check, and what they did since the last one. The
+    /// pipeline starts playing when the primary is judged healthy (its first
+    /// connection is on its live edge), or after the watchdog's time if it is not.
+    pub(super) fn tick_inputs(&mut self) -> Option<String> {
+        if !self.playing
+            && (self.inputs.first().is_some_and(Input::ready)
+                || self.started.elapsed() >= self.config.watchdog)
+        {
+            self.playing = true;
+            if let Err(e) = self.pipe.pipeline.set_state(gst::State::Playing) {
+                return Some(format!("cannot start the pipeline: {e}"));
+            }
+            for i in &self.inputs {
+                i.open();
+            }
+        }
+        let mut events = Vec::new();
+        for i in self.inputs.iter_mut() {
+            events.extend(i.tick());
+        }
+        for ev in events {
+            self.on_input_event(ev);
+        }
+        None
+    }
+
+    /// Logs what an input did: connections, verdicts told to the switch, restarts.
+    fn on_input_event(&mut self, ev: InputEvent) {
+        let input = ev.input;
+        let at = format!("{:.3}", ev.at);
+        let tag = self.tag.clone();
+        match ev.kind {
+            InputEventKind::Connecting { attempt } => {
+                self.logs.event(
+                    "connect",
+                    &[
+                        ("input", input.into()),
+                        ("attempt", attempt.to_string()),
+                        ("at", at),
+                    ],
+                );
+            }
+            InputEventKind::Health { healthy, reason } => {
+                if healthy {
+                    eprintln!("\n{tag}: input {input} is back (fresh data on its live edge)");
+                } else {
+                    eprintln!("\n{tag}: input {input} is unhealthy ({reason}): switch told");
+                }
+                self.logs.event(
+                    "input",
+                    &[
+                        ("input", input.into()),
+                        ("healthy", healthy.to_string()),
+                        ("reason", reason.into()),
+                        ("at", at),
+                    ],
+                );
+            }
+            InputEventKind::Restart {
+                reason,
+                detail,
+                wait,
+            } => {
+                eprintln!(
+                    "\n{tag}: input {input}: {reason} ({detail}); reconnecting in {:.1} s",
+                    wait.as_secs_f64()
+                );
+                self.logs.event(
+                    "reconnect",
+                    &[
+                        ("input", input.into()),
+                        ("reason", reason.into()),
+                        ("detail", detail),
+                        ("wait", format!("{:.3}", wait.as_secs_f64())),
+                        ("at", at),
+                    ],
+                );
+                if let Some(i) = self.state.input_mut(input) {
+                    i.reconnects += 1;
+                }
+            }
+            InputEventKind::Warning(w) => {
+                eprintln!("\n{tag}: input {input}: warning: {w}");
+                self.logs
+                    .event("warning", &[("src", input.into()), ("msg", w)]);
+            }
+        }
     }
 }

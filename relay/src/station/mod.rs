@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: MPL-2.0
 //! One station: a primary and a secondary input switched onto one output, in its
 //! own pipeline. [`Station`] is the whole context of a running station (its
-//! pipeline and branches, its output, what it knows about itself, its logs); the
+//! pipeline and inputs, its output, what it knows about itself, its logs); the
 //! bus handler ([`bus`]) and the status timer work on it. Nothing in it is shared
 //! with another station: a station's failure ends that station only, through the
 //! `on_end` callback its owner gives to [`Station::start`].
 //!
 //! Everything here runs on the thread of the default main context (a GLib main
-//! loop must run there); the branches' pad probes run on streaming threads and
-//! queue their work (restarts) onto that main context.
+//! loop must run there). The inputs (see `input`) judge their connections on
+//! their own threads and tell the switch at once; their connections are rebuilt,
+//! and what happened is logged, by the station's input tick (every 100 ms).
 
 mod bus;
 
 use crate::config::{DEFAULT_ID, Setup, StationConfig};
-use crate::input::INPUTS;
+use crate::input::{INPUTS, Input, TimeBase, bridge, supervisor};
 use crate::logs::{Logs, epoch};
 use crate::output::{Output, Target, keepalive};
 use crate::pipeline::StationPipeline;
@@ -23,18 +24,29 @@ use crate::status::StationState;
 use gst::glib;
 use gst::prelude::*;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Buffers the output keeps while its connection is (re)opened.
 const OUTPUT_QUEUE: usize = 2000;
+/// How often the inputs are checked (stalls, watchdog, reconnections).
+const INPUT_TICK: Duration = Duration::from_millis(100);
+/// Span over which an input's delivery rate is measured, and the least rate of a
+/// healthy input (stream time per wall time).
+const RATE_WINDOW: Duration = Duration::from_secs(2);
+const MIN_RATE: f64 = 0.95;
+/// An input that was unhealthy is back once its data has been fresh this long.
+const CONFIRM: Duration = Duration::from_millis(200);
 
 /// The context of one running station.
 pub struct Station {
     config: StationConfig,
     pipe: StationPipeline,
+    /// The inputs, in the order of [`INPUTS`].
+    inputs: Vec<Input>,
     /// `None` once stopped.
     output: Option<Output>,
     /// Passthrough: silent frames sent while no input was healthy.
@@ -45,6 +57,11 @@ pub struct Station {
     started_at: f64,
     /// Prefix of its lines on stderr: `relay` alone, `relay[<id>]` among others.
     tag: String,
+    /// The pipeline was set playing (see [`Station::tick_inputs`]).
+    playing: bool,
+    /// When each `failover-switched` message was posted (epoch s, by switch
+    /// count), stamped by a sync handler: the bus watch sees it later.
+    switch_posted: Arc<Mutex<HashMap<u64, f64>>>,
 }
 
 /// A started station, owned by whoever runs it (today `app::run`). Dropping it
@@ -52,10 +69,36 @@ pub struct Station {
 pub struct StationHandle {
     station: Rc<RefCell<Station>>,
     _bus_watch: gst::bus::BusWatchGuard,
+    input_tick: RefCell<Option<glib::SourceId>>,
+}
+
+/// How long a new connection's first data is held while its live edge is learnt
+/// (at most half the switch's timeout, so start-up does not look like an outage).
+pub(crate) fn settle_time(timeout: Duration) -> Duration {
+    Duration::from_millis(500).min(timeout / 2)
+}
+
+/// The inputs' timing, from the station's options.
+pub(crate) fn input_settings(c: &StationConfig) -> bridge::Settings {
+    let ns = |d: Duration| d.as_nanos().min(u128::from(u64::MAX)) as u64;
+    bridge::Settings {
+        policy: supervisor::Policy {
+            timeout: ns(c.timeout),
+            watchdog: ns(c.watchdog),
+            reconnect_delay: ns(c.reconnect_delay),
+            reconnect_max: ns(c.reconnect_max),
+            min_rate: MIN_RATE,
+            confirm: ns(CONFIRM),
+        },
+        settle: ns(settle_time(c.timeout)),
+        window: ns(RATE_WINDOW),
+        keep_back: ns(c.latency.min(c.timeout / 2)),
+    }
 }
 
 impl Station {
-    /// Builds the station's pipeline and output and sets it playing. `on_end` is
+    /// Builds the station's pipeline and output and starts it (it plays once the
+    /// primary input delivers). `on_end` is
     /// called from the main loop, with the reason, when the station cannot go on by
     /// itself (an error outside the input branches, or the end of the pipeline);
     /// the owner then stops it.
@@ -89,8 +132,43 @@ impl Station {
         if config.setup == Setup::Passthrough {
             keepalive::install(&pipe.appsink, output.handle(), keepalive_frames.clone());
         }
-        pipe.install_probes(config.reconnect_delay);
+        // The clock and base time are fixed now, so that the inputs' connections can
+        // place their data on the pipeline's running time before it plays.
+        let clock = gst::SystemClock::obtain();
+        let time = TimeBase {
+            base: clock.time(),
+            clock: clock.clone(),
+        };
+        pipe.pipeline.use_clock(Some(&clock));
+        pipe.pipeline.set_start_time(gst::ClockTime::NONE);
+        pipe.pipeline.set_base_time(time.base);
+        let settings = input_settings(&config);
+        let mut inputs = Vec::new();
+        for (name, (kind, sinks)) in INPUTS.into_iter().zip(pipe.inputs.iter()) {
+            inputs.push(Input::new(
+                name,
+                kind.clone(),
+                pipe.media.clone(),
+                sinks.clone(),
+                settings,
+                time.clone(),
+            )?);
+        }
         let bus = pipe.pipeline.bus().ok_or("the pipeline has no bus")?;
+        let switch_posted: Arc<Mutex<HashMap<u64, f64>>> = Arc::default();
+        {
+            let posted = switch_posted.clone();
+            bus.set_sync_handler(move |_, msg| {
+                if let gst::MessageView::Element(e) = msg.view() {
+                    if let Some(s) = e.structure().filter(|s| s.name() == "failover-switched") {
+                        if let (Ok(n), Ok(mut m)) = (s.get::<u64>("switch-count"), posted.lock()) {
+                            m.insert(n, epoch());
+                        }
+                    }
+                }
+                gst::BusSyncReply::Pass
+            });
+        }
 
         let tag = if config.id == DEFAULT_ID {
             "relay".to_string()
@@ -100,6 +178,7 @@ impl Station {
         let mut station = Station {
             config,
             pipe,
+            inputs,
             output: Some(output),
             keepalive_frames,
             state: StationState::default(),
@@ -107,10 +186,14 @@ impl Station {
             started: Instant::now(),
             started_at: epoch(),
             tag,
+            playing: false,
+            switch_posted,
         };
         station.state.started(station.started_at);
         station.log_start();
         let station = Rc::new(RefCell::new(station));
+        let on_end: Rc<dyn Fn(String)> = Rc::new(on_end);
+        let on_end_bus = on_end.clone();
         let weak = Rc::downgrade(&station);
         let bus_watch = bus
             .add_watch_local(move |_, msg| {
@@ -120,7 +203,7 @@ impl Station {
                 // The borrow ends before `on_end`, which may stop the station.
                 let end = st.borrow_mut().on_message(msg);
                 if let Some(reason) = end {
-                    on_end(reason);
+                    on_end_bus(reason);
                 }
                 glib::ControlFlow::Continue
             })
@@ -128,30 +211,54 @@ impl Station {
         let handle = StationHandle {
             station,
             _bus_watch: bus_watch,
+            input_tick: RefCell::new(None),
         };
+        // Paused (live: at once, no preroll) while the inputs connect; playing once
+        // the primary delivers (see `tick_inputs`), so that the switch does not
+        // judge an input by its timeout before its first connection is up.
         let started = handle
             .station
             .borrow()
             .pipe
             .pipeline
-            .set_state(gst::State::Playing);
+            .set_state(gst::State::Paused);
         if let Err(e) = started {
             drop(handle);
             return Err(format!("cannot start the pipeline: {e}"));
         }
+        for i in handle.station.borrow_mut().inputs.iter_mut() {
+            i.start();
+        }
+        let weak = Rc::downgrade(&handle.station);
+        let tick = glib::timeout_add_local(INPUT_TICK, move || {
+            if let Some(st) = weak.upgrade() {
+                // The borrow ends before `on_end`, which may stop the station.
+                let end = st.borrow_mut().tick_inputs();
+                if let Some(reason) = end {
+                    on_end(reason);
+                }
+            }
+            glib::ControlFlow::Continue
+        });
+        *handle.input_tick.borrow_mut() = Some(tick);
         Ok(handle)
     }
 
     fn log_start(&mut self) {
         let c = &self.config;
         eprintln!(
-            "{}: {} setup, timeout {:?}, restore-delay {:?}, mode {}",
+            "{}: {} setup, timeout {:?}, restore-delay {:?}, mode {}, latency {:?}, watchdog {:?}",
             self.tag,
             c.setup.as_str(),
             c.timeout,
             c.restore_delay,
-            c.mode
+            c.mode,
+            c.latency,
+            c.watchdog
         );
+        for (name, (kind, _)) in INPUTS.iter().zip(&self.pipe.inputs) {
+            eprintln!("{}: {name} input {}", self.tag, kind.display());
+        }
         self.logs.event(
             "start",
             &[
@@ -169,9 +276,8 @@ impl Station {
             .state
             .line(epoch(), self.started.elapsed().as_secs_f64(), kib);
         if verbose {
-            let lead =
-                |i: usize| self.pipe.branches[i].lead_ns.load(Ordering::Relaxed) as f64 / 1e9;
-            line.push_str(&format!(" | lead p {:.2}s s {:.2}s", lead(0), lead(1)));
+            let lag = |i: usize| self.inputs.get(i).map_or(0.0, Input::lag_s);
+            line.push_str(&format!(" | lag p {:.2}s s {:.2}s", lag(0), lag(1)));
         }
         line
     }
@@ -300,6 +406,9 @@ impl Station {
     /// connected) back.
     fn stop_pipeline(&mut self) -> Option<Output> {
         let output = self.output.take()?;
+        for i in self.inputs.iter_mut() {
+            i.stop();
+        }
         let switch = &self.pipe.switch;
         let stats = switch
             .find_property("stats")
@@ -358,6 +467,9 @@ impl StationHandle {
     /// Stops the station (pipeline, output connection), prints and logs its summary.
     /// Once; later calls do nothing.
     pub fn stop(&self) {
+        if let Some(t) = self.input_tick.borrow_mut().take() {
+            t.remove();
+        }
         self.station.borrow_mut().stop();
     }
 
@@ -384,11 +496,22 @@ impl StationHandle {
     }
 }
 
+impl Drop for StationHandle {
+    fn drop(&mut self) {
+        if let Some(t) = self.input_tick.get_mut().take() {
+            t.remove();
+        }
+    }
+}
+
 impl Drop for Station {
     /// A station dropped without `stop` (start failed, or its owner let go) still
     /// stops its pipeline and its writer thread.
     fn drop(&mut self) {
         if let Some(output) = self.output.take() {
+            for i in self.inputs.iter_mut() {
+                i.stop();
+            }
             let _ = self.pipe.pipeline.set_state(gst::State::Null);
             output.finish();
         }

@@ -372,7 +372,10 @@ fn run() -> Result<(), String> {
         None => None,
     };
     if let Some(f) = timeline.as_mut() {
-        let _ = writeln!(f, "time,bytes,connected,momentary_lufs,short_term_lufs");
+        let _ = writeln!(
+            f,
+            "time,bytes,connected,momentary_lufs,short_term_lufs,decoded_s"
+        );
     }
     {
         let stats = stats.clone();
@@ -380,12 +383,13 @@ fn run() -> Result<(), String> {
             if let (Some(f), Ok(st)) = (timeline.as_mut(), stats.lock()) {
                 let _ = writeln!(
                     f,
-                    "{:.3},{},{},{},{}",
+                    "{:.3},{},{},{},{},{:.3}",
                     epoch(),
                     st.bytes,
                     u8::from(st.connected),
                     st.lufs(|l| l.loudness_momentary()),
-                    st.lufs(|l| l.loudness_shortterm())
+                    st.lufs(|l| l.loudness_shortterm()),
+                    st.decoded_frames as f64 / f64::from(st.rate.max(1))
                 );
                 let _ = f.flush();
             }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# End-to-end: an inaudible failover (issue 11). The secondary is the same programme
+# 700 ms later and 7 dB quieter; the relay (decode setup) aligns the inputs by
+# content and matches their loudness before the switch. A recording of the output
+# around each switch must show no repeated or skipped programme (per-second markers
+# of the test programme, read back by scripts/icecast/markers.py: at most 5 ms) and
+# no level step over 1 LU (the listener's short-term loudness). About 70 s.
+# KEEP=1 keeps the work directory.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/icecast/harness.sh
+
+TIMEOUT=1
+RESTORE=5
+h_build || exit 1
+h_init e2e-inaudible
+echo "== e2e: inaudible failover, secondary 700 ms later and 7 dB quieter (work $H_WORK)"
+h_icecast
+h_encoder primary /station.aac 128k -3 48000
+h_encoder secondary /station_fallback.aac 64k -10 48000 700
+h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || exit 1
+h_relay --setup decode --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
+h_wait_mount /relay.aac || exit 1
+h_listener 0
+# The output as heard, decoded, for the markers.
+rec_start=$(date +%s.%N)
+ffmpeg -nostdin -hide_banner -loglevel error -i "http://127.0.0.1:$H_PORT/relay.aac" \
+  -t 75 -ac 1 -ar 48000 "$H_WORK/out.wav" >"$H_WORK/recorder.log" 2>&1 &
+H_PIDS[recorder]=$!
+
+# The alignment needs about 10 s of both inputs, the loudness match 4 s.
+h_sleep 18
+h_stop primary
+h_sleep 10
+h_encoder primary /station.aac 128k -3 48000
+# The encoder's mount (~2 s), the relay's reconnection (attempts 2 s apart while the
+# mount is away) and fresh data (~1.5 s), the re-measured alignment (~10 s), then
+# restore-delay.
+h_sleep $((RESTORE + 15))
+h_stop listener
+h_stop relay
+wait "${H_PIDS[recorder]}" 2>/dev/null
+kill_pid "${H_PIDS[recorder]}"
+unset "H_PIDS[recorder]"
+
+fail=0
+/usr/bin/python3 scripts/icecast/report.py check "$H_WORK" --timeout $TIMEOUT \
+  --switches health,restored --verdicts eos --loudness-lu 1 || fail=1
+# Switch times on the recording's time line (the recording began at rec_start; a
+# listener connection starts with Icecast's burst, so allow a generous window).
+times=$(awk -v r="$rec_start" '$2 == "switch" { printf "%.1f ", $1 - r }' "$H_WORK/relay-events.txt")
+echo "switches at recording times: $times"
+if [ -z "$times" ]; then
+  echo "FAIL: no switch recorded"
+  fail=1
+elif ! /usr/bin/python3 scripts/icecast/markers.py "$H_WORK/out.wav" --around $times \
+  --window 3 --max-jump-ms 5; then
+  echo "FAIL: the programme jumped at a switch"
+  fail=1
+fi
+grep -h "aligned\|offset" "$H_WORK/relay-events.txt" "$H_WORK/relay.log" 2>/dev/null | tail -3
+if [ "$fail" -ne 0 ]; then
+  H_KEEP_WORK=1
+  echo "FAILED (work kept in $H_WORK)"
+  exit 1
+fi
+echo "ok: inaudible failover"
