@@ -14,8 +14,8 @@
 #     /stations/a/switch needs the token: without it, or with a wrong one, 401 and
 #     nothing changes; with it, a switches to its secondary (reason manual); unknown
 #     station 404, bad ?to= 400, GET 405;
-#  4. killing b's primary encoder fails over b only (reason eos): a and c do not
-#     switch;
+#  4. killing b's primary encoder fails over b only (reason health: the relay tells
+#     the switch its verdict on the ended connection): a and c do not switch;
 #  5. SIGHUP with a changed (c), an added (d) and a removed (a) station: only those
 #     change (b keeps running untouched, c keeps its output connection), d's output
 #     appears, a's disappears;
@@ -179,7 +179,7 @@ sw_a=$(switches a) sw_c=$(switches c)
 h_stop b_primary
 b_failed_over() { $API status "$HTTP/status" 'stations.b.active = secondary'; }
 check "killing b's primary encoder fails b over" wait_until 10 b_failed_over
-check "... with reason eos" $API metrics "$HTTP/metrics" 'relay_switches_total{station=b,reason=eos} = 1'
+check "... with reason health (the relay's verdict on the ended connection)" $API metrics "$HTTP/metrics" 'relay_switches_total{station=b,reason=health} = 1'
 h_sleep 1
 check "... and only b: a and c do not switch" $API status "$HTTP/status" \
   "stations.a.switches = $sw_a" "stations.c.switches = $sw_c" 'stations.a.active = secondary' \

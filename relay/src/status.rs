@@ -120,6 +120,10 @@ impl StationState {
     /// The station starts at `now` (epoch seconds) on its current active input.
     pub fn started(&mut self, now: f64) {
         self.active_since = Some(now);
+        // `failoverswitch` starts with both inputs healthy and posts only changes
+        // (`failover-input-health`): mirror that.
+        self.primary.healthy = Some(true);
+        self.secondary.healthy = Some(true);
     }
 
     /// A switch: counts it (in total and by reason), closes the outgoing input's time
