@@ -27,6 +27,10 @@ USAGE:
                          the status line, /status, /metrics): all (both inputs and the
                          output), output, or none (passthrough then decodes nothing: about
                          a third of the CPU) [default: all]
+  --align A              auto: align the inputs by content so a switch neither repeats
+                         nor skips programme (decode: the switch measures; passthrough:
+                         the relay measures the inputs' side branches, needs --measure
+                         all), or off [default: auto]
   --timeout D            failoverswitch timeout [default: 1s]
   --restore-delay D      failoverswitch restore-delay [default: 5s]
   --mode M               primary-preferred or sticky [default: primary-preferred]
