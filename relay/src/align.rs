@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 
 /// A jump in an input's running time larger than this (either way) is a new
 /// placement (a reconnection): its history is forgotten and it is measured anew.
-const REPLACED: u64 = 200_000_000;
+/// The switch's own threshold for a hole (`failoverswitch` holds such an input
+/// from a restore until the next written offset).
+const REPLACED: u64 = 40_000_000;
 
 /// What the station must do after a chunk of audio.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
