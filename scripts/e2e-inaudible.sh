@@ -29,7 +29,8 @@ h_icecast
 h_encoder primary /station.aac 128k -3 48000
 h_encoder secondary /station_fallback.aac 64k -10 48000 700
 h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || exit 1
-h_relay --setup "$SETUP" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s
+HPORT=$(free_port)
+h_relay --setup "$SETUP" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s --http "127.0.0.1:$HPORT"
 h_wait_mount /relay.aac || exit 1
 h_listener 0
 # The output as heard, decoded, for the markers.
@@ -47,13 +48,29 @@ h_encoder primary /station.aac 128k -3 48000
 # mount is away) and fresh data (~1.5 s), the re-measured alignment (~10 s), then
 # restore-delay.
 h_sleep $((RESTORE + 15))
+# /metrics and /status show the measured offset (700 ms plus the encoders' start-up
+# and each connection's placement: within 0.4-1.0 s).
+fail=0
+API="/usr/bin/python3 scripts/icecast/relay_api.py"
+if ! $API metrics "http://127.0.0.1:$HPORT/metrics" 'relay_alignment_confident{station=relay} = 1' \
+  'relay_alignment_offset_seconds{station=relay} > 0.4' \
+  'relay_alignment_offset_seconds{station=relay} < 1.0' \
+  'relay_alignment_confidence{station=relay} > 0.4'; then
+  echo "FAIL: /metrics does not show a confident offset"
+  fail=1
+fi
+if ! $API status "http://127.0.0.1:$HPORT/status" 'stations.relay.alignment.confident = true' \
+  "stations.relay.alignment.by = $([ "$SETUP" = decode ] && echo switch || echo relay)" \
+  'stations.relay.alignment.offset_ms > 400'; then
+  echo "FAIL: /status does not show the alignment"
+  fail=1
+fi
 h_stop listener
 h_stop relay
 wait "${H_PIDS[recorder]}" 2>/dev/null
 kill_pid "${H_PIDS[recorder]}"
 unset "H_PIDS[recorder]"
 
-fail=0
 /usr/bin/python3 scripts/icecast/report.py check "$H_WORK" --timeout $TIMEOUT \
   --switches health,restored --verdicts eos "${LOUDNESS[@]}" || fail=1
 # Switch times on the recording's time line (the recording began at rec_start; a
