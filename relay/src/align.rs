@@ -252,7 +252,13 @@ mod tests {
     /// 20 ms chunks of both inputs from `from_ms` to `to_ms` of running time, the
     /// secondary carrying the programme `offset_ms` later (stereo, -7 dB); the
     /// primary's programme starts `shift_ms` late. Returns every outcome.
-    fn run(t: &mut Tracker, from_ms: u64, to_ms: u64, offset_ms: u64, shift_ms: u64) -> Vec<Outcome> {
+    fn run(
+        t: &mut Tracker,
+        from_ms: u64,
+        to_ms: u64,
+        offset_ms: u64,
+        shift_ms: u64,
+    ) -> Vec<Outcome> {
         let mut outs = Vec::new();
         let per = u64::from(RATE) / 50;
         for chunk in from_ms / 20..to_ms / 20 {
@@ -261,11 +267,10 @@ mod tests {
             let p = (first..first + per).map(|n| programme(n + 1_000_000 - shift_ms * 16));
             outs.push(t.push(0, RATE, 1, rt, p));
             let back = offset_ms * u64::from(RATE) / 1000;
-            let s = (first..first + per)
-                .flat_map(|n| {
-                    let v = programme(n + 1_000_000 - back) * 0.45;
-                    [v, v]
-                });
+            let s = (first..first + per).flat_map(|n| {
+                let v = programme(n + 1_000_000 - back) * 0.45;
+                [v, v]
+            });
             outs.push(t.push(1, RATE, 2, rt, s));
         }
         outs

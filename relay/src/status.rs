@@ -59,11 +59,16 @@ impl Alignment {
     /// changed.
     pub fn update(&mut self, offset_ns: i64, confident: bool, confidence: f64, now: f64) -> bool {
         // The switch reports offset 0 until it has measured one.
-        let offset_ns = Some(offset_ns).filter(|o| *o != 0 || confident || self.offset_ns.is_some());
+        let offset_ns =
+            Some(offset_ns).filter(|o| *o != 0 || confident || self.offset_ns.is_some());
         let next = Alignment {
             offset_ns,
             confident,
-            confidence: if confidence.is_finite() { confidence.clamp(0.0, 1.0) } else { 0.0 },
+            confidence: if confidence.is_finite() {
+                confidence.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
             at: Some(now),
         };
         let changed = (next.offset_ns, next.confident) != (self.offset_ns, self.confident);
@@ -386,7 +391,11 @@ mod tests {
         let mut s = StationState::default();
         // Nothing measured: no offset shown, an empty last column.
         assert!(!s.line(0.0, 0.0, 0).contains("offset"));
-        assert!(s.timeline_row(1.0).ends_with(",0,"), "{}", s.timeline_row(1.0));
+        assert!(
+            s.timeline_row(1.0).ends_with(",0,"),
+            "{}",
+            s.timeline_row(1.0)
+        );
         // The switch's first report before any match (offset 0, not confident).
         assert!(!s.alignment.update(0, false, 0.1, 1.0));
         assert_eq!(s.alignment.offset_ns, None);

@@ -23,7 +23,11 @@ impl Station {
         eprintln!(
             "\n{}: ALIGNED the secondary carries the programme {shown} ms later than the primary ({}, confidence {:.2})",
             self.tag,
-            if confident { "confident" } else { "not confident" },
+            if confident {
+                "confident"
+            } else {
+                "not confident"
+            },
             a.confidence
         );
         self.logs.event(
