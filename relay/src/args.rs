@@ -48,8 +48,10 @@ USAGE:
                          no fresh data back off 2x each time... [default: 500ms]
   --reconnect-max D      ...up to D between attempts [default: 2s]
   --id NAME              the station's name in logs, /status and /metrics [default: relay]
-  --events FILE          append one line per event (switch, health, reconnect, warning)
-  --timeline FILE        write a CSV row every 500 ms (active input, health, loudness)
+  --events FILE          append one line per event (switch, health, reconnect, warning,
+                         aligned)
+  --timeline FILE        write a CSV row every 500 ms (active input, health, loudness,
+                         measured offset)
 
   --config FILE          run the stations of a TOML file (one [[station]] table each, with
                          the options above as keys; see docs/relay.md); SIGHUP re-reads it
