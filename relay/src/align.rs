@@ -179,6 +179,7 @@ fn feed(tracker: &Mutex<Tracker>, idx: usize, pad: &gst::Pad, buffer: &gst::Buff
     if s.get::<&str>("layout").is_ok_and(|l| l != "interleaved") {
         return none;
     }
+    // By the segment alone, as failoverswitch places the same data.
     let running_time = pad
         .sticky_event::<gst::event::Segment>(0)
         .and_then(|e| {
@@ -315,6 +316,65 @@ mod tests {
         // The same value again: the switch's hold on the input ends.
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].abs_diff(700_000_000) < 200_000, "{w:?}");
+    }
+
+    /// The glue: decoded audio at the two side-branch sinks (the same noise, the
+    /// secondary's 300 ms later) sets the switch's offset and posts
+    /// `failover-aligned` from it.
+    #[test]
+    fn the_side_branches_set_the_switch_offset() {
+        crate::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "audiotestsrc wave=pink-noise num-buffers=1000 samplesperbuffer=320 \
+               ! audio/x-raw,format=S16LE,rate=16000,channels=2 ! tee name=t \
+             t. ! queue ! fakesink name=primary_msink sync=false \
+             t. ! queue name=later ! fakesink name=secondary_msink sync=false \
+             failoverswitch name=sw align=manual",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let sw = pipeline.by_name("sw").unwrap();
+        // The secondary's timestamps 300 ms later (as the relay places a later
+        // encoder's data).
+        let later = pipeline.by_name("later").unwrap();
+        later
+            .static_pad("src")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, |_, info| {
+                if let Some(gst::PadProbeData::Buffer(b)) = info.data.as_mut() {
+                    let b = b.make_mut();
+                    b.set_pts(b.pts().map(|t| t + gst::ClockTime::from_mseconds(300)));
+                }
+                gst::PadProbeReturn::Ok
+            });
+        install(&pipeline, &sw, 2_000_000_000).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let bus = pipeline.bus().unwrap();
+        let mut aligned = Vec::new();
+        for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
+            match msg.view() {
+                gst::MessageView::Element(e) => {
+                    if let Some(s) = e.structure().filter(|s| s.name() == "failover-aligned") {
+                        assert_eq!(msg.src(), Some(sw.upcast_ref::<gst::Object>()));
+                        aligned.push((
+                            s.get::<i64>("offset").unwrap(),
+                            s.get::<bool>("confident").unwrap(),
+                        ));
+                    }
+                }
+                gst::MessageView::Eos(_) => break,
+                gst::MessageView::Error(e) => panic!("{e:?}"),
+                _ => {}
+            }
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        let offset = sw.property::<i64>("offset");
+        assert!(offset.abs_diff(300_000_000) < 100_000, "offset {offset}");
+        assert!(
+            aligned.iter().any(|&(o, c)| c && o == offset),
+            "{aligned:?}"
+        );
     }
 
     #[test]
