@@ -30,7 +30,10 @@ h_encoder primary /station.aac 128k -3 48000
 h_encoder secondary /station_fallback.aac 64k -10 48000 700
 h_wait_mount /station.aac && h_wait_mount /station_fallback.aac || exit 1
 HPORT=$(free_port)
-h_relay --setup "$SETUP" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s --http "127.0.0.1:$HPORT"
+# RELAY_ARGS: more relay options (RELAY_ARGS="--align off" shows what alignment fixes:
+# this test then fails).
+# shellcheck disable=SC2086
+h_relay --setup "$SETUP" --timeout ${TIMEOUT}s --restore-delay ${RESTORE}s --http "127.0.0.1:$HPORT" ${RELAY_ARGS:-}
 h_wait_mount /relay.aac || exit 1
 h_listener 0
 # The output as heard, decoded, for the markers.
