@@ -7,7 +7,8 @@
 # mount-listener on every output. It asserts:
 #  1. three stations (a, b passthrough; c decode) from the Icecast convention
 #     (/<id>.aac, /<id>_fallback.aac -> /<id>_relay.aac) run; /health is 200;
-#     /status and /metrics show each station and input;
+#     /status and /metrics show each station and input, and who aligns its inputs
+#     (a: the relay, passthrough; c: the switch, decode) with the alignment families;
 #  2. the source password and the HTTP token (both from the environment) appear
 #     nowhere: not in the relay's log, /status or /metrics;
 #  3. the HTTP server is bound to 0.0.0.0 (non-loopback), so POST
@@ -123,7 +124,9 @@ check "/status: three stations running on their primary, from the convention" $A
   "stations.a.inputs.secondary.url = http://127.0.0.1:$H_PORT/a_fallback.aac" \
   "stations.b.output.url = icecast://source:***@127.0.0.1:$H_PORT/b_relay.aac" \
   'stations.b.output.connected = true' 'stations.b.output.bytes > 10000' \
-  'stations.c.inputs.secondary.healthy = true' 'config.reloads = 0'
+  'stations.c.inputs.secondary.healthy = true' 'config.reloads = 0' \
+  'stations.a.alignment.by = relay' 'stations.c.alignment.by = switch' \
+  'stations.a.alignment.confidence >= 0'
 check "/metrics parses (prometheus_client) and has every family" $API metrics "$HTTP/metrics" \
   'relay_stations{state=running} = 3' 'relay_station_up{station=c} = 1' \
   'relay_station_output_running{station=a} = 1' \
@@ -134,7 +137,8 @@ check "/metrics parses (prometheus_client) and has every family" $API metrics "$
   'relay_input_reconnects_total{station=c,input=primary} = 0' \
   'relay_switches_total{station=a,reason=manual} = 0' \
   'relay_output_bytes_total{station=c} > 10000' 'relay_output_connected{station=c} = 1' \
-  'relay_config_last_reload_ok = 1'
+  'relay_config_last_reload_ok = 1' \
+  'relay_alignment_confident{station=a} >= 0' 'relay_alignment_confident{station=c} <= 1'
 
 loudness() { $API metrics "$HTTP/metrics" 'relay_input_loudness_lufs{station=c,input=primary} < -5' \
   'relay_input_loudness_lufs{station=c,input=primary} > -40' 'relay_output_loudness_lufs{station=a} < -5'; }

@@ -183,3 +183,41 @@ fn a_reconnected_input_is_measured_again_before_it_is_restored_to() {
         );
     }
 }
+
+/// align=manual (the relay's passthrough alignment): an input placed anew is not
+/// restored to before the application writes `offset` again (its new measurement,
+/// the same value counts), so a restore never uses a stale offset.
+#[test]
+fn with_align_manual_a_reconnected_input_waits_for_the_next_written_offset() {
+    let mut t = Live::new(&[
+        ("timeout", ms(500).into()),
+        ("restore-delay", ms(1000).into()),
+        ("crossfade", 0u64.into()),
+        ("align", "manual".to_value()),
+        ("offset", ((DELAY_MS * 1_000_000) as i64).to_value()),
+    ]);
+    let mut restored_at = None;
+    // The primary fails at 3 s and comes back at 5 s; the application writes the
+    // offset again at 9 s.
+    for i in 0..1200u64 {
+        let now = i * 10;
+        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        let sample = now * RATE / 1000;
+        if !(3_000..5_000).contains(&now) {
+            let _ = t.hp.push(chunk(now, sample, 1.0));
+        }
+        let _ = t.hs.push(chunk(now, sample, GAIN));
+        if now == 9_000 {
+            t.element
+                .set_property("offset", (DELAY_MS * 1_000_000) as i64);
+        }
+        let _ = t.pull_all();
+        let sw = t.switches();
+        if sw.iter().any(|s| s.2 == "restored") {
+            restored_at.get_or_insert(now);
+        }
+    }
+    let at = restored_at.expect("never restored");
+    // Not at 6 s (back for restore-delay), only restore-delay after the write.
+    assert!((10_000..=10_200).contains(&at), "restored at {at} ms");
+}

@@ -27,6 +27,10 @@ USAGE:
                          the status line, /status, /metrics): all (both inputs and the
                          output), output, or none (passthrough then decodes nothing: about
                          a third of the CPU) [default: all]
+  --align A              auto: align the inputs by content so a switch neither repeats
+                         nor skips programme (decode: the switch measures; passthrough:
+                         the relay measures the inputs' side branches, needs --measure
+                         all), or off [default: auto]
   --timeout D            failoverswitch timeout [default: 1s]
   --restore-delay D      failoverswitch restore-delay [default: 5s]
   --mode M               primary-preferred or sticky [default: primary-preferred]
@@ -44,8 +48,10 @@ USAGE:
                          no fresh data back off 2x each time... [default: 500ms]
   --reconnect-max D      ...up to D between attempts [default: 2s]
   --id NAME              the station's name in logs, /status and /metrics [default: relay]
-  --events FILE          append one line per event (switch, health, reconnect, warning)
-  --timeline FILE        write a CSV row every 500 ms (active input, health, loudness)
+  --events FILE          append one line per event (switch, health, reconnect, warning,
+                         aligned)
+  --timeline FILE        write a CSV row every 500 ms (active input, health, loudness,
+                         measured offset)
 
   --config FILE          run the stations of a TOML file (one [[station]] table each, with
                          the options above as keys; see docs/relay.md); SIGHUP re-reads it

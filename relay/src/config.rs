@@ -97,6 +97,9 @@ pub struct StationConfig {
     pub setup: Setup,
     /// What is decoded only to measure loudness.
     pub measure: Measure,
+    /// Align the inputs by content (`auto`, the default) or not (`off`); see
+    /// [`StationConfig::align_by`].
+    pub align: bool,
     /// `failoverswitch` `timeout`, `restore-delay`, `mode`.
     pub timeout: Duration,
     pub restore_delay: Duration,
@@ -128,6 +131,7 @@ impl StationConfig {
             output: output.into(),
             setup: Setup::Passthrough,
             measure: Measure::All,
+            align: true,
             timeout: Duration::from_secs(1),
             restore_delay: Duration::from_secs(5),
             mode: MODES[0].into(),
@@ -153,13 +157,14 @@ pub const DEFAULT_ID: &str = "relay";
 
 /// The per-station options, by their command-line name without `--` (the same name
 /// is the key in a stations file): what [`StationConfig::set`] understands.
-pub const OPTIONS: [&str; 16] = [
+pub const OPTIONS: [&str; 17] = [
     "id",
     "primary",
     "secondary",
     "output",
     "setup",
     "measure",
+    "align",
     "timeout",
     "restore-delay",
     "mode",
@@ -173,6 +178,20 @@ pub const OPTIONS: [&str; 16] = [
 ];
 
 impl StationConfig {
+    /// Who aligns the inputs by content: `switch` (decode: `failoverswitch
+    /// align=auto` measures the decoded inputs), `relay` (passthrough with `measure
+    /// all`: the relay measures the decoded side branches and writes the switch's
+    /// `offset`, `align=manual`), or `off` (`align off`; passthrough without the
+    /// inputs' side branches has nothing decoded to measure).
+    pub fn align_by(&self) -> &'static str {
+        match (self.align, self.setup) {
+            (false, _) => "off",
+            (true, Setup::Decode) => "switch",
+            (true, Setup::Passthrough) if self.measure.inputs() => "relay",
+            (true, Setup::Passthrough) => "off",
+        }
+    }
+
     /// Sets option `key` (a name of [`OPTIONS`]) from its text `value`. The error
     /// says what is wrong with the value (the caller adds where it comes from).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
@@ -186,6 +205,13 @@ impl StationConfig {
             "output" => self.output = value.into(),
             "setup" => self.setup = Setup::parse(value)?,
             "measure" => self.measure = Measure::parse(value)?,
+            "align" => {
+                self.align = match value {
+                    "auto" => true,
+                    "off" => false,
+                    v => return Err(format!("'{v}' (auto or off)")),
+                }
+            }
             "timeout" => self.timeout = parse_duration(value)?,
             "restore-delay" => self.restore_delay = parse_duration(value)?,
             "mode" => {
@@ -278,6 +304,7 @@ mod tests {
             let good = match key {
                 "setup" => "decode",
                 "measure" => "output",
+                "align" => "off",
                 "mode" => "sticky",
                 "bitrate" => "64000",
                 "encoder" => "avenc_aac",
@@ -290,6 +317,7 @@ mod tests {
         assert_eq!(c.id, "x");
         assert_eq!(c.setup, Setup::Decode);
         assert_eq!(c.measure, Measure::Output);
+        assert!(!c.align);
         assert_eq!(c.reconnect_delay, Duration::from_millis(250));
         assert_eq!(c.bitrate, 64000);
         for (key, bad) in [
@@ -297,6 +325,7 @@ mod tests {
             ("id", ""),
             ("setup", "transcode"),
             ("measure", "some"),
+            ("align", "manual"),
             ("timeout", "soon"),
             ("mode", "random"),
             ("bitrate", "1"),
@@ -305,6 +334,18 @@ mod tests {
         ] {
             assert!(c.set(key, bad).is_err(), "{key}={bad}");
         }
+    }
+
+    #[test]
+    fn who_aligns() {
+        let mut c = StationConfig::new("", "", "");
+        assert_eq!(c.align_by(), "relay");
+        c.measure = Measure::Output;
+        assert_eq!(c.align_by(), "off");
+        c.setup = Setup::Decode;
+        assert_eq!(c.align_by(), "switch");
+        c.align = false;
+        assert_eq!(c.align_by(), "off");
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! - [`secrets`]: credentials from the file or the environment, kept out of sight;
 //! - [`station`]: one running station, the context its bus handler works on;
 //! - `pipeline`: the station's pipeline for the `passthrough` and `decode` setups;
+//! - `align`: passthrough alignment (the decoded side branches measured, the
+//!   switch's offset written);
 //! - `input`: input kinds (`http://`), the branches' live edge and reconnection;
 //! - `output`: output kinds (Icecast source client, stdout) and the passthrough
 //!   keep-alive;
@@ -20,6 +22,7 @@
 //! - [`url`], [`signals`], [`process`]: URL parsing, signals on the main loop, the
 //!   open-files limit and malloc arenas.
 
+pub(crate) mod align;
 pub mod app;
 pub mod args;
 pub mod config;

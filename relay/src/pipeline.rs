@@ -10,9 +10,11 @@
 //! (same for secondary)      failoverswitch ! tee ! queue ! appsink -> output
 //!                                            tee ! queue ! avdec_aac ! ... ! loudnessmatch (output) ! fakesink
 //! ```
-//! The decoding side branches only measure loudness (`measure`: `all` has the three,
+//! The decoding side branches measure loudness (`measure`: `all` has the three,
 //! `output` the output's, `none` no decoding at all: `aacparse ! queue !
-//! failoverswitch ! appsink`).
+//! failoverswitch ! appsink`); with `measure all` the inputs' side branches also
+//! feed the relay's alignment (`align`: the switch gets `align=manual` and the
+//! measured `offset`).
 //! Decode (decode both, probe, match loudness, crossfade, encode once):
 //! ```text
 //! appsrc name=primary_audio ! avdec_aac ! audioconvert ! F32LE ! healthprobe
@@ -90,8 +92,13 @@ fn input_chain(c: &StationConfig, idx: usize) -> String {
 
 /// The switch and everything after it, up to the appsink that feeds the output.
 fn output_chain(c: &StationConfig) -> String {
+    let align = match c.align_by() {
+        "switch" => "auto",
+        "relay" => "manual",
+        _ => "off",
+    };
     let mut d = format!(
-        "failoverswitch name=sw timeout={} restore-delay={} mode={} latency={}",
+        "failoverswitch name=sw timeout={} restore-delay={} mode={} latency={} align={align}",
         ns(c.timeout),
         ns(c.restore_delay),
         c.mode,
@@ -157,6 +164,10 @@ impl StationPipeline {
                 .ok_or_else(|| format!("element {n} missing"))
         };
         let switch = by_name("sw")?;
+        if c.align_by() == "relay" {
+            let max_offset = switch.property::<u64>("max-offset");
+            crate::align::install(&pipeline, &switch, max_offset)?;
+        }
         let appsink = by_name("out_sink")?;
         let [p, s] = kinds;
         let sinks = |name: &str| -> Result<Sinks, String> {
@@ -227,6 +238,7 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("crossfade=20000000"), "{d}");
+        assert!(d.contains("align=auto"), "{d}");
         assert!(d.contains("voaacenc bitrate=128000"), "{d}");
         assert!(
             d.starts_with("appsrc name=primary_audio is-live=true format=time"),
@@ -261,7 +273,7 @@ mod tests {
         assert!(!d.contains("crossfade"), "{d}");
         assert!(
             d.contains(
-                "timeout=1000000000 restore-delay=5000000000 mode=primary-preferred latency=0"
+                "timeout=1000000000 restore-delay=5000000000 mode=primary-preferred latency=0 align=manual"
             ),
             "{d}"
         );
@@ -277,7 +289,8 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("! sw.primary"), "{d}");
-        assert!(d.contains("latency=0 ! appsink name=out_sink"), "{d}");
+        // Nothing decoded: nothing to align by.
+        assert!(d.contains("align=off ! appsink name=out_sink"), "{d}");
         c.measure = crate::config::Measure::Output;
         let d = describe(&c);
         assert_eq!(d.matches("avdec_aac").count(), 1, "{d}");

@@ -60,6 +60,26 @@ pub struct StationReport {
     pub switches_by_reason: BTreeMap<String, u64>,
     pub last_switch: Option<SwitchReport>,
     pub warnings: u64,
+    pub alignment: AlignmentReport,
+}
+
+/// The inputs' alignment by content.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlignmentReport {
+    /// Who measures the offset: `switch` (decode setup: `failoverswitch
+    /// align=auto`), `relay` (passthrough: the decoded side branches, the switch
+    /// `align=manual`), or `off` (`--align off`, or passthrough without `--measure
+    /// all`).
+    pub by: &'static str,
+    /// How much later (ms) the secondary carries the programme than the primary
+    /// (negative: earlier); `None` until first measured.
+    pub offset_ms: Option<f64>,
+    /// The offset is a current confident match.
+    pub confident: bool,
+    /// 0..1: how far the match stands out.
+    pub confidence: f64,
+    /// When (epoch seconds) the estimate last changed.
+    pub changed_at: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -203,6 +223,13 @@ pub(crate) mod tests {
             switches_by_reason: BTreeMap::new(),
             last_switch: None,
             warnings: 0,
+            alignment: AlignmentReport {
+                by: "relay",
+                offset_ms: Some(702.5),
+                confident: true,
+                confidence: 0.97,
+                changed_at: Some(1009.0),
+            },
         }
     }
 
@@ -239,6 +266,27 @@ pub(crate) mod tests {
         );
         assert!(body.contains("d: output not connected"), "{body}");
         assert!(!body.contains("a:"), "{body}");
+    }
+
+    #[test]
+    fn status_json_has_the_alignment() {
+        let mut b = station("b");
+        b.alignment = AlignmentReport {
+            by: "off",
+            offset_ms: None,
+            confident: false,
+            confidence: 0.0,
+            changed_at: None,
+        };
+        let v = serde_json::to_value(fleet(vec![station("a"), b])).unwrap();
+        let a = &v["stations"][0]["alignment"];
+        assert_eq!(a["by"], "relay");
+        assert_eq!(a["offset_ms"], 702.5);
+        assert_eq!(a["confident"], true);
+        assert_eq!(a["confidence"], 0.97);
+        let b = &v["stations"][1]["alignment"];
+        assert!(b["offset_ms"].is_null(), "{b}");
+        assert_eq!(b["by"], "off");
     }
 
     #[test]

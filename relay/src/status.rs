@@ -34,6 +34,49 @@ pub struct SwitchRecord {
     pub count: u64,
 }
 
+/// The inputs' alignment by content (`failover-aligned`): how much later the
+/// secondary carries the programme than the primary.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Alignment {
+    /// Nanoseconds (positive: the secondary is later); `None` until first measured.
+    pub offset_ns: Option<i64>,
+    /// The offset is a confident match (it is applied); false: unrelated or
+    /// replaced programmes (the last offset stays as it was).
+    pub confident: bool,
+    /// 0..1: how far the match stands out from any other.
+    pub confidence: f64,
+    /// When (epoch seconds) the estimate last changed.
+    pub at: Option<f64>,
+}
+
+impl Alignment {
+    /// The offset in milliseconds, if measured.
+    pub fn offset_ms(&self) -> Option<f64> {
+        self.offset_ns.map(|o| o as f64 / 1e6)
+    }
+
+    /// Records a `failover-aligned` message at `now`; returns whether anything
+    /// changed.
+    pub fn update(&mut self, offset_ns: i64, confident: bool, confidence: f64, now: f64) -> bool {
+        // The switch reports offset 0 until it has measured one.
+        let offset_ns =
+            Some(offset_ns).filter(|o| *o != 0 || confident || self.offset_ns.is_some());
+        let next = Alignment {
+            offset_ns,
+            confident,
+            confidence: if confidence.is_finite() {
+                confidence.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            at: Some(now),
+        };
+        let changed = (next.offset_ns, next.confident) != (self.offset_ns, self.confident);
+        *self = next;
+        changed
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StationState {
     pub active: String,
@@ -53,6 +96,7 @@ pub struct StationState {
     /// station has started ([`StationState::started`]).
     pub active_since: Option<f64>,
     pub warnings: u64,
+    pub alignment: Alignment,
 }
 
 /// How many switch records a station keeps (for its summary and `/status`).
@@ -87,6 +131,7 @@ impl Default for StationState {
             seconds_on: BTreeMap::new(),
             active_since: None,
             warnings: 0,
+            alignment: Alignment::default(),
         }
     }
 }
@@ -169,8 +214,13 @@ impl StationState {
             .back()
             .map(|s| format!(" (last: {}->{} {})", s.from, s.to, s.reason))
             .unwrap_or_default();
+        let offset = match (self.alignment.offset_ms(), self.alignment.confident) {
+            (Some(ms), true) => format!(" | offset {ms:+.1}ms"),
+            (Some(ms), false) => format!(" | offset {ms:+.1}ms?"),
+            (None, _) => String::new(),
+        };
         format!(
-            "[{elapsed_s:7.1}s] active={:<9} | primary {:<10} {}{} | secondary {:<10} {}{} | out {} {} KiB | switches {}{}",
+            "[{elapsed_s:7.1}s] active={:<9} | primary {:<10} {}{} | secondary {:<10} {}{} | out {} {} KiB{offset} | switches {}{}",
             self.active,
             health(&self.primary),
             lufs(self.primary.loudness(now)),
@@ -201,8 +251,12 @@ impl StationState {
             Some(v) if v.is_finite() && v > -70.0 => format!("{v:.2}"),
             _ => String::new(),
         };
+        let offset = match self.alignment.offset_ms() {
+            Some(ms) if self.alignment.confident => format!("{ms:.3}"),
+            _ => String::new(),
+        };
         format!(
-            "{now:.3},{active},{},{},{},{},{},{},{}",
+            "{now:.3},{active},{},{},{},{},{},{},{},{offset}",
             b(self.primary.healthy),
             b(self.secondary.healthy),
             f(self.primary.loudness(now)),
@@ -217,7 +271,7 @@ impl StationState {
     }
 }
 
-pub const TIMELINE_HEADER: &str = "time,active,primary_healthy,secondary_healthy,primary_lufs,secondary_lufs,secondary_gain_db,output_lufs,switches";
+pub const TIMELINE_HEADER: &str = "time,active,primary_healthy,secondary_healthy,primary_lufs,secondary_lufs,secondary_gain_db,output_lufs,switches,offset_ms";
 
 /// One event line: `<epoch seconds> <kind> key=value ...` (values without spaces).
 pub fn event_line(now: f64, kind: &str, fields: &[(&str, String)]) -> String {
@@ -330,6 +384,40 @@ mod tests {
         // So is the loudness of an input the switch holds for unhealthy.
         s.primary.healthy = Some(false);
         assert!(!s.timeline_row(5.0).contains("-16.00"));
+    }
+
+    #[test]
+    fn alignment_on_the_status_line_and_the_timeline() {
+        let mut s = StationState::default();
+        // Nothing measured: no offset shown, an empty last column.
+        assert!(!s.line(0.0, 0.0, 0).contains("offset"));
+        assert!(
+            s.timeline_row(1.0).ends_with(",0,"),
+            "{}",
+            s.timeline_row(1.0)
+        );
+        // The switch's first report before any match (offset 0, not confident).
+        assert!(!s.alignment.update(0, false, 0.1, 1.0));
+        assert_eq!(s.alignment.offset_ns, None);
+        assert!(s.alignment.update(702_345_678, true, 0.97, 2.0));
+        assert_eq!(s.alignment.offset_ms(), Some(702.345678));
+        let l = s.line(2.0, 2.0, 1);
+        assert!(l.contains("| offset +702.3ms |"), "{l}");
+        let row = s.timeline_row(2.0);
+        assert_eq!(row.split(',').count(), TIMELINE_HEADER.split(',').count());
+        assert!(TIMELINE_HEADER.ends_with(",switches,offset_ms"));
+        assert!(row.ends_with(",0,702.346"), "{row}");
+        // Only the confidence moved: not a change worth an event.
+        assert!(!s.alignment.update(702_345_678, true, 0.9, 3.0));
+        assert_eq!(s.alignment.confidence, 0.9);
+        // Lost (another programme): the value stays, marked unsure, off the CSV.
+        assert!(s.alignment.update(702_345_678, false, 0.05, 4.0));
+        assert!(s.line(4.0, 4.0, 1).contains("offset +702.3ms?"));
+        assert!(s.timeline_row(4.0).ends_with(",0,"));
+        // A negative offset (the secondary earlier), and a value that is no number.
+        assert!(s.alignment.update(-24_000_000, true, f64::NAN, 5.0));
+        assert!(s.line(5.0, 5.0, 1).contains("offset -24.0ms"));
+        assert_eq!(s.alignment.confidence, 0.0);
     }
 
     #[test]

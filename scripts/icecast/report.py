@@ -110,6 +110,7 @@ class Run:
         self.t0 = min([t for t, _ in self.actions] + starts) if (self.actions or starts) else 0.0
         self.switches = [(t, d) for t, k, d in self.events if k == "switch"]
         self.warnings = [(t, d) for t, k, d in self.events if k == "warning"]
+        self.aligned = [(t, d) for t, k, d in self.events if k == "aligned"]
 
     def rel(self, t):
         return t - self.t0
@@ -189,6 +190,15 @@ def summary(run, png):
                 "  at switch %s->%s (%.1f s): %.1f -> %.1f LUFS (%+.1f LU)"
                 % (d.get("from"), d.get("to"), run.rel(t), before, after, after - before)
             )
+    print("alignment (secondary later than primary by):")
+    if not run.aligned:
+        print("  not measured")
+    for t, d in run.aligned:
+        sure = "confident" if d.get("confident") == "true" else "not confident"
+        print(
+            "  %6.1f s  %s ms (%s, confidence %s)"
+            % (run.rel(t), d.get("offset_ms"), sure, d.get("confidence"))
+        )
     if png:
         plot(run, png)
 
@@ -214,6 +224,8 @@ def plot(run, png):
                 sec,
                 matched,
                 fnum(r.get("output_lufs")),
+                # Older timelines have no offset_ms column.
+                fnum(r.get("offset_ms")),
             ]
             f.write(" ".join("NaN" if v is None else "%.3f" % v for v in vals) + "\n")
     ldat = os.path.join(run.work, "plot-listener.dat")
@@ -240,6 +252,14 @@ def plot(run, png):
                 "set label %d '%s' at %.2f, graph 0.05 rotate by 90 left font ',7' tc rgb '#aa3333'"
                 % (100 + i, what.split(" ->")[0].split(",")[0].replace("encoder ", "start "), run.rel(t))
             )
+    # The measured offset between the inputs (ms, right axis), where confident.
+    has_offset = any(fnum(r.get("offset_ms")) is not None for r in run.timeline)
+    offset_axis = "set y2tics\nset y2label 'offset (ms): secondary later by'\nset key top left" if has_offset else ""
+    offset_plot = (
+        ", \\\n     '%s' using 1:7 axes x1y2 with lines lw 2 lc rgb '#cc6600' title 'measured offset (ms, right axis)'" % dat
+        if has_offset
+        else ""
+    )
     script = """
 set terminal pngcairo size 1200,800 font ',10'
 set output '%(png)s'
@@ -251,8 +271,11 @@ set yrange [-0.3:2.3]
 set ytics ('none' 0, 'primary' 1, 'secondary' 2)
 %(marks)s
 %(acts)s
-plot '%(dat)s' using 1:2 with steps lw 2 title 'active input'
+%(offset_axis)s
+plot '%(dat)s' using 1:2 with steps lw 2 title 'active input'%(offset_plot)s
 unset label
+unset y2tics
+unset y2label
 set ylabel 'short-term loudness (LUFS)'
 set yrange [*:*]
 set ytics auto
@@ -268,6 +291,8 @@ unset multiplot
         "dat": dat,
         "ldat": ldat,
         "marks": "\n".join(marks),
+        "offset_axis": offset_axis,
+        "offset_plot": offset_plot,
         "acts": "\n".join(acts),
     }
     r = subprocess.run([gp], input=script, text=True, capture_output=True)

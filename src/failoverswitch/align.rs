@@ -6,12 +6,14 @@
 //!
 //! The offset is measured from raw audio by the pure estimator (`crate::align`) with
 //! `align=auto`, or written by the application (`align=manual`, e.g. the relay from
-//! decoded side branches of encoded inputs). A new offset always moves the input that
-//! is not on air (its held data moves with it), so nothing the listener hears jumps;
-//! after a reconnection of either input the other keeps its place. A switch to an
-//! input placed earlier than it arrives (it carries the programme later) makes the
-//! output wait for it (a pause in the data, never a repeat); the latency the element
-//! reports grows by that much so a clock-synced sink plays through it.
+//! decoded side branches of encoded inputs: an input placed anew is then restored to
+//! only after the application's next write, its new measurement, or `REALIGN_MAX`).
+//! A new offset always moves the input that is not on air (its held data moves with
+//! it), so nothing the listener hears jumps; after a reconnection of either input the
+//! other keeps its place. A switch to an input placed earlier than it arrives (it
+//! carries the programme later) makes the output wait for it (a pause in the data,
+//! never a repeat); the latency the element reports grows by that much so a
+//! clock-synced sink plays through it.
 
 use gst::prelude::*;
 use gst::subclass::prelude::*;

@@ -604,8 +604,15 @@ impl ObjectImpl for FailoverSwitch {
                 } else {
                     s.offset = v;
                     if running && s.align == AlignMode::Manual {
-                        st.set_offset(v);
-                        st.outbox.push(Note::LatencyChanged);
+                        // A write is the application's measurement: inputs placed
+                        // anew are measured (see `input.rs`), even if nothing moved.
+                        for p in st.pads.iter_mut() {
+                            p.realign = None;
+                        }
+                        if st.offset() != v {
+                            st.set_offset(v);
+                            st.outbox.push(Note::LatencyChanged);
+                        }
                     }
                 }
             }

@@ -169,8 +169,13 @@ impl FailoverSwitch {
             st.timeout_of(input)
         };
         let behind = st.out.pos.is_some_and(|o| end.saturating_add(slack) <= o);
-        // Only a confident alignment is worth protecting.
-        let align_auto = st.settings.align == super::AlignMode::Auto && st.aligned;
+        // Only a confident alignment is worth protecting (manual: the application
+        // wrote an offset; its next write says the input is measured again).
+        let align_tracked = match st.settings.align {
+            super::AlignMode::Auto => st.aligned,
+            super::AlignMode::Manual => st.settings.offset != 0,
+            super::AlignMode::Off => false,
+        };
         {
             let p = st.pad_mut(input);
             p.last_data_instant = Some(Instant::now());
@@ -187,7 +192,7 @@ impl FailoverSwitch {
                 // An interruption restarts the restore hold-off.
                 p.health.interrupted(pnow);
             }
-            if (hole || restarted) && align_auto {
+            if (hole || restarted) && align_tracked {
                 // Placed anew: measured again before it is restored to (a restore
                 // before that could repeat or skip what its new placement moved).
                 p.realign = Some(own_start);

@@ -67,7 +67,7 @@ pub enum AlignMode {
     )]
     Auto = 1,
     #[enum_value(
-        name = "The application measures and writes offset (e.g. from decoded side branches)",
+        name = "The application measures and writes offset (e.g. from decoded side branches); an input placed anew is restored to only after the next write",
         nick = "manual"
     )]
     Manual = 2,

@@ -39,6 +39,12 @@ fn num(v: f64) -> String {
         }
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
+    } else if v.abs() < 10.0 {
+        // Small values (an offset in seconds) keep microseconds.
+        let s = format!("{v:.6}");
+        let s = s.trim_end_matches('0');
+        let keep = s.find('.').map_or(s.len(), |dot| s.len().max(dot + 4));
+        format!("{s:0<keep$}")
     } else {
         format!("{v:.3}")
     }
@@ -356,6 +362,30 @@ pub fn render(r: &FleetReport) -> String {
     per_station(
         &mut out,
         r,
+        "relay_alignment_offset_seconds",
+        "gauge",
+        "How much later the secondary carries the programme than the primary (s; negative: earlier; absent until measured)",
+        |s| s.alignment.offset_ms.map(|ms| ms / 1e3),
+    );
+    per_station(
+        &mut out,
+        r,
+        "relay_alignment_confident",
+        "gauge",
+        "1 while the offset is a confident match (applied at switches), 0 otherwise (alignment off, not yet measured, or no match)",
+        |s| Some(b(s.alignment.confident)),
+    );
+    per_station(
+        &mut out,
+        r,
+        "relay_alignment_confidence",
+        "gauge",
+        "How far the last offset match stands out (0..1)",
+        |s| s.alignment.offset_ms.map(|_| s.alignment.confidence),
+    );
+    per_station(
+        &mut out,
+        r,
         "relay_warnings_total",
         "counter",
         "Warnings on the station's pipeline",
@@ -382,6 +412,8 @@ mod tests {
         a.inputs[1].loudness_lufs = None;
         let mut b = station("b");
         b.state = "waiting";
+        b.alignment.offset_ms = None;
+        b.alignment.confident = false;
         FleetReport {
             version: "0",
             pid: 1,
@@ -467,6 +499,13 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("station=\"a\",input=\"secondary\""))
         );
+        // The alignment: seconds with microseconds; absent until measured.
+        assert!(text.contains("relay_alignment_offset_seconds{station=\"a\"} 0.7025\n"));
+        assert!(text.contains("relay_alignment_confident{station=\"a\"} 1\n"));
+        assert!(text.contains("relay_alignment_confidence{station=\"a\"} 0.970\n"));
+        assert!(samples(&text, "relay_alignment_offset_seconds").len() == 1);
+        assert!(text.contains("relay_alignment_confident{station=\"b\"} 0\n"));
+        assert!(!text.contains("relay_alignment_confidence{station=\"b\"}"));
         // No URL or credential anywhere.
         assert!(!text.contains("http") && !text.contains("***"), "{text}");
     }
@@ -475,6 +514,11 @@ mod tests {
     fn numbers() {
         assert_eq!(num(3.0), "3");
         assert_eq!(num(-16.54321), "-16.543");
+        assert_eq!(num(12.25), "12.250");
+        assert_eq!(num(0.1), "0.100");
+        assert_eq!(num(-0.024), "-0.024");
+        assert_eq!(num(0.7025), "0.7025");
+        assert_eq!(num(1.0000004), "1.000");
         assert_eq!(num(f64::NEG_INFINITY), "-Inf");
         assert_eq!(escape("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
     }

@@ -27,6 +27,7 @@ impl Station {
                     "failover-input-health" => self.on_input_health(s),
                     "health" => self.on_probe_health(msg, s),
                     "loudness" => self.on_loudness(msg, s),
+                    "failover-aligned" => self.on_aligned(s),
                     _ => {}
                 }
                 None

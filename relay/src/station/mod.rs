@@ -11,6 +11,7 @@
 //! their own threads and tell the switch at once; their connections are rebuilt,
 //! and what happened is logged, by the station's input tick (every 100 ms).
 
+mod align;
 mod bus;
 
 use crate::config::{DEFAULT_ID, Setup, StationConfig};
@@ -359,6 +360,7 @@ impl Station {
                 reason: s.reason.clone(),
             }),
             warnings: st.warnings,
+            alignment: self.alignment_report(),
         }
     }
 

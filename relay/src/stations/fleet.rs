@@ -532,5 +532,12 @@ fn waiting_report(spec: &StationSpec, redactor: &Redactor) -> StationReport {
         switches_by_reason: BTreeMap::new(),
         last_switch: None,
         warnings: 0,
+        alignment: crate::report::AlignmentReport {
+            by: c.align_by(),
+            offset_ms: None,
+            confident: false,
+            confidence: 0.0,
+            changed_at: None,
+        },
     }
 }
