@@ -18,14 +18,19 @@ USAGE:
                          its AAC audio)
   --secondary URL        secondary (backup) input
   --output URL           icecast://source:PASSWORD@host:port/mount (HTTP PUT source),
-                         or - to write the ADTS stream to stdout
+                         or - to write the ADTS stream to stdout, or
+                         rtmp://host[:port]/app/stream: an A/V station (rtmp:// inputs,
+                         H.264 + AAC passed through, audio and video switched as one)
+  --ladder LIST          A/V station: transcoded variants, e.g. 480p,360p (of 1080p,
+                         720p, 480p, 360p, 240p), each published to OUTPUT_480p, ...
   --setup S              passthrough (AAC frames switched as they are; identical caps
                          required) or decode (decode, healthprobe, loudnessmatch with the
                          secondary matched to the primary, crossfade, encode once)
                          [default: passthrough]
   --timeout D            failoverswitch timeout [default: 1s]
   --restore-delay D      failoverswitch restore-delay [default: 5s]
-  --mode M               primary-preferred or sticky [default: primary-preferred]
+  --mode M               primary-preferred or sticky [default: primary-preferred;
+                         sticky for an A/V station]
   --crossfade D          decode setup: crossfade at a switch [default: 20ms]
   --bitrate N            decode setup: output AAC bitrate in bit/s [default: 128000]
   --encoder E            decode setup: voaacenc (constant bitrate, also in silence) or
@@ -66,6 +71,7 @@ impl Args {
             quiet: false,
         };
         let st = &mut a.station;
+        let mut mode_given = false;
         let mut it = it.into_iter();
         while let Some(arg) = it.next() {
             let (key, inline) = match arg.split_once('=') {
@@ -94,6 +100,11 @@ impl Args {
                         return Err(format!("--mode: '{v}' (primary-preferred or sticky)"));
                     }
                     st.mode = v;
+                    mode_given = true;
+                }
+                "--ladder" => {
+                    st.ladder = crate::av::ladder::parse_ladder(&value()?)
+                        .map_err(|e| format!("--ladder: {e}"))?
                 }
                 "--crossfade" => st.crossfade = parse_duration(&value()?)?,
                 "--bitrate" => {
@@ -131,6 +142,10 @@ impl Args {
             if v.is_empty() {
                 return Err(format!("{name} is required (see --help)"));
             }
+        }
+        // The video platform's policy: an A/V station stays on the backup.
+        if !mode_given && crate::output::rtmp::is_rtmp(&st.output) {
+            st.mode = "sticky".into();
         }
         Ok(Some(a))
     }

@@ -66,6 +66,8 @@ pub struct StationConfig {
     /// An input unhealthy (stalled, late, or connected without fresh data) for
     /// this long is reconnected.
     pub watchdog: Duration,
+    /// A/V stations (`rtmp://` output): the transcoding ladder (`av::ladder`).
+    pub ladder: Vec<crate::av::ladder::Variant>,
 }
 
 impl StationConfig {
@@ -89,6 +91,7 @@ impl StationConfig {
             reconnect_delay: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(2),
             watchdog: Duration::from_secs(3),
+            ladder: Vec::new(),
         }
     }
 }

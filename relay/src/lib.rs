@@ -10,6 +10,7 @@
 //! - [`args`], [`config`]: the command line and what one station is (plain Rust);
 //! - [`station`]: one running station, the context its bus handler works on;
 //! - `pipeline`: the station's pipeline for the `passthrough` and `decode` setups;
+//! - [`av`]: A/V stations (RTMP in and out, grouped switches, the ladder);
 //! - `input`: input kinds (`http://`), the branches' live edge and reconnection;
 //! - `output`: output kinds (Icecast source client, stdout) and the passthrough
 //!   keep-alive;
@@ -18,6 +19,7 @@
 
 pub mod app;
 pub mod args;
+pub mod av;
 pub mod config;
 pub(crate) mod input;
 pub mod logs;

@@ -125,6 +125,9 @@ impl StationPipeline {
     /// Parses the inputs and builds the main pipeline (its inputs are started by
     /// the station, see `input::Input`).
     pub(crate) fn build(c: &StationConfig) -> Result<StationPipeline, String> {
+        if crate::av::is_av(c) {
+            return crate::av::build(c);
+        }
         let kinds = [
             InputKind::parse(&c.primary).map_err(|e| format!("--primary: {e}"))?,
             InputKind::parse(&c.secondary).map_err(|e| format!("--secondary: {e}"))?,
