@@ -7,7 +7,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # Never pick up a stale registry from elsewhere.
 export GST_REGISTRY := $(CURDIR)/target/gst-registry.bin
 
-.PHONY: all deps build test unit lint e2e demo bench inspect install clean fuzz faults-long
+.PHONY: all deps build test unit lint e2e demo bench inspect install clean fuzz faults-long e2e-video-long demo-video
 
 all: build
 
@@ -54,6 +54,13 @@ fuzz: $(TEST_DEPS)
 # set. Measured numbers: target/faults-long.jsonl.
 faults-long: $(TEST_DEPS) build
 	FAULTS_SET=long bash scripts/e2e-faults.sh
+
+# The relay's A/V stations through every issue-9 case (scripts/e2e-video.sh; make
+# test runs crash and latency): DSL drop, backup 15 s late, 4 s GOP, both inputs
+# down; two batches of three cases in parallel, about 2 minutes.
+e2e-video-long: $(TEST_DEPS) build
+	bash scripts/e2e-video.sh crash latency dsl
+	bash scripts/e2e-video.sh late gop4 bothdown
 
 demo: $(TEST_DEPS) build
 	bash scripts/demo.sh

@@ -134,8 +134,13 @@ pub(crate) fn install(
         gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
         move |pad, info| {
             let mut a = audio.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(end) = info.buffer().and_then(|b| span(b)) {
-                a.grid.data(end);
+            if let Some(buf) = info.buffer() {
+                // An AAC frame lasts one step, whatever duration it is marked with
+                // (a unit trimmed at a switch may be marked shorter).
+                if let Some(pts) = buf.pts() {
+                    let step = a.grid.step;
+                    a.grid.data(pts.nseconds().saturating_add(step));
+                }
                 return gst::PadProbeReturn::Ok;
             }
             let Some(ev) = info.event() else {

@@ -38,6 +38,7 @@ use crate::pipeline::StationPipeline;
 use gst::prelude::*;
 use ladder::Variant;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -204,7 +205,8 @@ pub(crate) fn build(c: &StationConfig) -> Result<StationPipeline, String> {
     })
 }
 
-/// Keyframes of the ladder's variants where the switched input has them: the PTS of
+/// Keyframes of the ladder's variants where the switched input has them (and the
+/// decoder's input starts at a keyframe): the PTS of
 /// every keyframe that enters the decoder is noted, and each encoder is told to make
 /// a keyframe (a `GstForceKeyUnit` event) at the first frame at or after it. Frames
 /// shed by a variant's queue cannot lose a keyframe: the next frame takes it.
@@ -215,9 +217,16 @@ fn force_keyframes(decoder: &gst::Element, encoders: &[gst::Element]) -> Result<
         .static_pad("sink")
         .ok_or("decoder without sink pad")?;
     let all = pending.clone();
+    let keyframe_seen = AtomicBool::new(false);
     sink.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let Some(buf) = info.buffer() {
-            if !buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            if buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+                // Frames before the first keyframe would decode to grey pictures.
+                if !keyframe_seen.load(Ordering::Relaxed) {
+                    return gst::PadProbeReturn::Drop;
+                }
+            } else {
+                keyframe_seen.store(true, Ordering::Relaxed);
                 if let Some(pts) = buf.pts() {
                     for q in &all {
                         let mut q = q.lock().unwrap_or_else(|e| e.into_inner());
