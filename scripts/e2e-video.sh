@@ -15,6 +15,10 @@
 #            blue>red; each switch froze at most one GOP (the wait for the incoming
 #            keyframe); viewers of out, out_480p and out_360p.
 #   latency  --latency 3s (>= GOP + timeout): the same crash, zero frozen video.
+#   restore  --mode primary-preferred: the primary crashes (8 s) and comes back
+#            (14 s): red>blue (at most one GOP frozen), blue>red after the
+#            restore-delay with no frozen video (a planned switch: the backup goes
+#            on until the primary's keyframe).
 #   dsl      the primary's encoder is stopped (SIGSTOP: connection open, no data)
 #            for 10 s, then resumes: red>blue after the timeout, froze at most
 #            timeout + GOP; sticky: stays on blue afterwards.
@@ -45,6 +49,10 @@ command -v nginx >/dev/null || {
 CASES=${*:-${VIDEO_CASES:-crash latency}}
 ANALYZE="/usr/bin/python3 scripts/rtmp/analyze.py"
 GOP_MS=2000
+# Frozen video allowed at a crash: the wait for the backup's next keyframe (one GOP)
+# plus 5 frames for the crash's detection (nginx ends the stream, rtmp2src sends
+# EOS, the switch is told) on a busy machine.
+CRASH_MS=$((GOP_MS + 200))
 
 # A free port in 61000-61999 (this test's range).
 video_port() {
@@ -133,7 +141,7 @@ case_crash() {
   local ok=0 v
   for v in $c-out $c-480 $c-360; do
     check $c "$v" --switches 'red>blue,blue>red' \
-      --switch-freeze-ms $GOP_MS,$GOP_MS || ok=1
+      --switch-freeze-ms $CRASH_MS,$CRASH_MS || ok=1
   done
   return $ok
 }
@@ -152,6 +160,23 @@ case_latency() {
   check $c $c-out --switches 'red>blue' --switch-freeze-ms 0 --max-freeze-ms 0
 }
 
+case_restore() {
+  local c=restore t0
+  encoders $c
+  hv_wait_publish $c-primary 30 && hv_wait_publish $c-backup 30 || return 1
+  relay $c --mode primary-preferred || return 1
+  t0=$(date +%s.%N)
+  hv_viewer $c-out $c-out 28
+  at "$t0" 8
+  hv_kill $c-primary
+  at "$t0" 14
+  hv_encoder $c-primary $c-primary --colour red --level 3.0
+  hv_wait $c-out
+  hv_stop $c-relay
+  # The restore is planned: the backup goes on until the primary's keyframe.
+  check $c $c-out --switches 'red>blue,blue>red' --switch-freeze-ms $CRASH_MS,0
+}
+
 case_dsl() {
   local c=dsl t0
   encoders $c
@@ -165,7 +190,7 @@ case_dsl() {
   hv_resume $c-primary
   hv_wait $c-out
   hv_stop $c-relay
-  check $c $c-out --switches 'red>blue' --switch-freeze-ms $((GOP_MS + 1000))
+  check $c $c-out --switches 'red>blue' --switch-freeze-ms $((CRASH_MS + 1000))
 }
 
 case_late() {
@@ -181,7 +206,7 @@ case_late() {
   hv_kill $c-primary
   hv_wait $c-out
   hv_stop $c-relay
-  check $c $c-out --switches 'red>blue' --switch-freeze-ms $GOP_MS
+  check $c $c-out --switches 'red>blue' --switch-freeze-ms $CRASH_MS
 }
 
 case_gop4() {
@@ -195,7 +220,7 @@ case_gop4() {
   hv_kill $c-primary
   hv_wait $c-out
   hv_stop $c-relay
-  check $c $c-out --switches 'red>blue' --switch-freeze-ms 4000
+  check $c $c-out --switches 'red>blue' --switch-freeze-ms $((4000 + CRASH_MS - GOP_MS))
 }
 
 case_bothdown() {
