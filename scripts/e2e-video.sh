@@ -7,7 +7,7 @@
 # an ffmpeg viewer on the output and on each ladder variant, and analyze.py on
 # every recording.
 #
-#   scripts/e2e-video.sh [CASE...]     (default: $VIDEO_CASES, or "crash latency")
+#   scripts/e2e-video.sh [CASE...]     (default: $VIDEO_CASES, or "crash latency restore")
 #
 # Cases (each its own streams on the one nginx; the cases of one run go in parallel):
 #   crash    --ladder 480p,360p; the primary crashes (8 s), comes back (16 s), the
@@ -30,7 +30,7 @@
 #            connected through the outage (the last picture and silence go out).
 # Every viewer: never disconnected, no decoder error, no timestamp error, no mixed
 # or corrupt frame, A/V offset within one frame (40 ms) at every marker, the exact
-# switch sequence. `make e2e` runs crash and latency (about 1.5 minutes);
+# switch sequence. `make e2e` runs crash, latency and restore (about 1 minute);
 # `make e2e-video-long` runs every case. KEEP=1 keeps the work directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +46,7 @@ command -v nginx >/dev/null || {
   echo "nginx missing (scripts/install-deps.sh)" >&2
   exit 1
 }
-CASES=${*:-${VIDEO_CASES:-crash latency}}
+CASES=${*:-${VIDEO_CASES:-crash latency restore}}
 ANALYZE="/usr/bin/python3 scripts/rtmp/analyze.py"
 GOP_MS=2000
 # Frozen video allowed at a crash: the wait for the backup's next keyframe (one GOP)
