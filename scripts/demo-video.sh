@@ -4,7 +4,9 @@
 #   0 s  nginx-rtmp; two encoders of one programme (red primary at H.264 level 3.0,
 #        blue backup at level 3.1 with 64 kbit/s audio) publishing live/primary and
 #        live/backup; the relay (sticky, --ladder 480p,360p) publishing live/out,
-#        live/out_480p, live/out_360p; a viewer on each
+#        live/out_480p, live/out_360p, with --latency 3s (one GOP + timeout: no
+#        frozen video at a switch; DEMO_RELAY_ARGS= for the default 0); a viewer on
+#        each
 #  10 s  the primary encoder crashes        -> the relay switches to the backup
 #  20 s  the primary encoder is back        -> sticky: the relay stays on the backup
 #  30 s  the backup's line drops (SIGSTOP: connection open, no data)
@@ -33,7 +35,7 @@ hv_encoder backup backup --colour blue --level 3.1 --abitrate 64k
 hv_wait_publish primary 30 && hv_wait_publish backup 30 || exit 1
 hv_start relay "$RELAY" --quiet --events "$HV_WORK/events.log" \
   --primary "$(hv_url primary)" --secondary "$(hv_url backup)" \
-  --output "$(hv_url out)" --ladder 480p,360p --timeout 1s ${DEMO_RELAY_ARGS:-}
+  --output "$(hv_url out)" --ladder 480p,360p --timeout 1s ${DEMO_RELAY_ARGS---latency 3s}
 hv_wait_publish out 30 || {
   tail "$HV_WORK/relay.log"
   exit 1
