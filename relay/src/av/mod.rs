@@ -61,6 +61,13 @@ const RAW_QUEUE: &str =
 /// input's (forced), at the latest every 300 frames.
 const X264: &str = "tune=zerolatency speed-preset=veryfast key-int-max=300 vbv-buf-capacity=1000";
 
+/// A variant's muxer waits this long (ns) for its encoder's frames before it
+/// writes the audio on: `flvmux` keeps an FLV's timestamps increasing, so video that
+/// comes after audio it has already written would be put on the audio's timestamps
+/// (squeezed frames; seen under CPU load when `x264enc` lags at start-up). It adds
+/// to the pipeline's latency: the whole station's output is that much later.
+const MUX_LATENCY: u64 = 500_000_000;
+
 /// Is this station's output an RTMP URL (an A/V station)?
 pub(crate) fn is_av(c: &StationConfig) -> bool {
     crate::output::rtmp::is_rtmp(&c.output)
@@ -98,7 +105,7 @@ fn variant_chain(c: &StationConfig, v: &Variant) -> String {
          ! x264enc name={n}_enc {X264} bitrate={kbps} ! video/x-h264,profile=main \
          ! h264parse name={n}_parse ! queue name={n}_vqueue {OUT_QUEUE} ! {n}_mux.video \
          out_atee. ! queue name={n}_aqueue {OUT_QUEUE} ! {n}_mux.audio \
-         flvmux name={n}_mux streamable=true ! rtmp2sink name={n}_sink location={url}\n",
+         flvmux name={n}_mux streamable=true latency={MUX_LATENCY} ! rtmp2sink name={n}_sink location={url}\n",
         w = v.width,
         h = v.height,
         kbps = v.kbps,
