@@ -7,7 +7,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # Never pick up a stale registry from elsewhere.
 export GST_REGISTRY := $(CURDIR)/target/gst-registry.bin
 
-.PHONY: all deps build test unit lint e2e demo bench inspect install clean fuzz faults-long e2e-video-long demo-video
+.PHONY: all deps build test unit lint e2e demo bench soak inspect install clean fuzz faults-long e2e-video-long demo-video
 
 all: build
 
@@ -73,18 +73,36 @@ demo: $(TEST_DEPS) build
 bench: $(TEST_DEPS) build
 	for b in benches/*-bench.sh; do bash $$b; done
 
+# 20 stations in one relay for 10 minutes with random encoder kills: RSS flat, file
+# descriptors constant, no listener disconnected (a 60 s, 5-station run is part of
+# `make e2e`). STATIONS=... DURATION=... override.
+soak: $(TEST_DEPS) build
+	bash scripts/soak-stations.sh
+
 inspect: $(TEST_DEPS) build
 	gst-inspect-1.0 failover
 
-# The plugin into GStreamer's plugin directory (meson) and the relay program, built
-# from the relay crate, into $(PREFIX)/bin. DESTDIR stages both.
+# The plugin into GStreamer's plugin directory (meson), the relay program, built
+# from the relay crate, into $(PREFIX)/bin, and its systemd unit
+# gst-failover-relay@.service (one instance per stations file) into
+# $(PREFIX)/lib/systemd/system (systemd reads /usr/local/lib/systemd/system and
+# /usr/lib/systemd/system; SYSTEMD_UNIT_DIR=... puts it elsewhere). DESTDIR stages
+# everything.
 PREFIX ?= /usr/local
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+STAGE = $(if $(DESTDIR),$(abspath $(DESTDIR)))
 install: $(BUILD_DEPS)
 	meson setup build --wipe >/dev/null 2>&1 || meson setup build
 	CARGO_TARGET_DIR=$(CURDIR)/target meson compile -C build
 	meson install -C build --no-rebuild $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
 	$(CARGO) build --release -p gst-failover-relay
-	install -D -m 755 target/release/gst-failover-relay $(if $(DESTDIR),$(abspath $(DESTDIR)))$(PREFIX)/bin/gst-failover-relay
+	install -D -m 755 target/release/gst-failover-relay $(STAGE)$(PREFIX)/bin/gst-failover-relay
+	install -d $(STAGE)$(SYSTEMD_UNIT_DIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' relay/deploy/gst-failover-relay@.service.in \
+		>$(STAGE)$(SYSTEMD_UNIT_DIR)/gst-failover-relay@.service
+	chmod 644 $(STAGE)$(SYSTEMD_UNIT_DIR)/gst-failover-relay@.service
+	install -D -m 644 relay/deploy/stations.example.toml \
+		$(STAGE)$(PREFIX)/share/doc/gst-failover-relay/stations.example.toml
 
 clean:
 	$(CARGO) clean

@@ -97,6 +97,28 @@ for c in "cut +300" "rep -250"; do
   fi
 done
 
+# The recording ends in the middle of a marker's bits (as a listener stopped at any
+# moment may): that marker is incomplete and must not read as a programme jump.
+# The last marker whose second number is not 0 (all its bits lost would read 0).
+last=$(markers "$work/a.wav" --list | awk '/^marker/ && $7 % 6 { t = $3 } END { print t }')
+python3 - "$work/a.wav" "$work/end.wav" "$last" <<'PY'
+import sys, wave
+src, dst, last = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with wave.open(src, "rb") as w:
+    params, rate = w.getparams(), w.getframerate()
+    data = w.readframes(w.getnframes())
+# 21 ms after the blip's start: every bit cut off.
+end = int((last + 0.021) * rate) * 2 * params.nchannels
+with wave.open(dst, "wb") as o:
+    o.setparams(params)
+    o.writeframes(data[:end])
+PY
+if ! markers "$work/end.wav" --max-jump-ms 5 >"$work/end.txt"; then
+  cat "$work/end.txt"
+  echo "FAIL: a marker cut off by the recording's end reads as a jump"
+  fail=1
+fi
+
 echo "== 3. two encoders started 1.3 s apart, the second with DELAY_MS=700"
 markers "$work/b.wav" --max-jump-ms 5 || fail=1
 # How much later the second mount's programme is in the two recordings: from the

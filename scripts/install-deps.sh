@@ -23,6 +23,8 @@ TEST_PKGS=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   icecast2 ffmpeg curl bc
   python3 python3-gi gir1.2-gstreamer-1.0
+  # e2e-stations.sh parses /metrics with the reference Prometheus text parser
+  python3-prometheus-client
   gnuplot-nox
   # video: nginx with the RTMP module (scripts/rtmp/start.sh runs its own instance
   # from a generated config; the package's default site is not used), the font the

@@ -8,6 +8,9 @@
 //! Layout:
 //! - [`app`]: the program (command line, main loop, status line, signals);
 //! - [`args`], [`config`]: the command line and what one station is (plain Rust);
+//! - [`stations`]: many stations from a stations file, reloaded on SIGHUP;
+//! - [`http`], [`report`]: `/health`, `/status`, `/metrics` and the manual switch;
+//! - [`secrets`]: credentials from the file or the environment, kept out of sight;
 //! - [`station`]: one running station, the context its bus handler works on;
 //! - `pipeline`: the station's pipeline for the `passthrough` and `decode` setups;
 //! - [`av`]: A/V stations (RTMP in and out, grouped switches, the ladder);
@@ -15,18 +18,24 @@
 //! - `output`: output kinds (Icecast source client, stdout) and the passthrough
 //!   keep-alive;
 //! - [`status`], [`logs`]: the station's state, status line and log files;
-//! - [`url`], [`signals`]: URL parsing, SIGINT/SIGTERM on the main loop.
+//! - [`url`], [`signals`], [`process`]: URL parsing, signals on the main loop, the
+//!   open-files limit and malloc arenas.
 
 pub mod app;
 pub mod args;
 pub mod av;
 pub mod config;
+pub mod http;
 pub(crate) mod input;
 pub mod logs;
 pub(crate) mod output;
 pub(crate) mod pipeline;
+pub mod process;
+pub mod report;
+pub mod secrets;
 pub mod signals;
 pub mod station;
+pub mod stations;
 pub mod status;
 pub mod url;
 

@@ -24,20 +24,41 @@ pub struct Logs {
     timeline: Option<File>,
 }
 
-fn create(path: Option<&str>) -> Result<Option<File>, String> {
-    path.map(|p| File::create(p).map_err(|e| format!("{p}: {e}")))
-        .transpose()
+fn create(path: Option<&str>, append: bool) -> Result<Option<File>, String> {
+    path.map(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(p)
+            .map_err(|e| format!("{p}: {e}"))
+    })
+    .transpose()
 }
 
 impl Logs {
     /// Creates the files (truncated) and writes the timeline's header.
     pub fn open(events: Option<&str>, timeline: Option<&str>) -> Result<Logs, String> {
+        Logs::open_with(events, timeline, false)
+    }
+
+    /// [`Logs::open`], or with `append` the files of an earlier run of the same
+    /// station (a restart) are continued.
+    pub fn open_with(
+        events: Option<&str>,
+        timeline: Option<&str>,
+        append: bool,
+    ) -> Result<Logs, String> {
         let mut logs = Logs {
-            events: create(events)?,
-            timeline: create(timeline)?,
+            events: create(events, append)?,
+            timeline: create(timeline, append)?,
         };
         if let Some(f) = logs.timeline.as_mut() {
-            let _ = writeln!(f, "{}", status::TIMELINE_HEADER);
+            let empty = f.metadata().map(|m| m.len() == 0).unwrap_or(true);
+            if empty {
+                let _ = writeln!(f, "{}", status::TIMELINE_HEADER);
+            }
         }
         Ok(logs)
     }
@@ -48,6 +69,11 @@ impl Logs {
             let _ = writeln!(f, "{}", status::event_line(epoch(), kind, fields));
             let _ = f.flush();
         }
+    }
+
+    /// Whether a timeline file is open.
+    pub fn has_timeline(&self) -> bool {
+        self.timeline.is_some()
     }
 
     /// Appends one timeline row.

@@ -10,6 +10,9 @@
 //! (same for secondary)      failoverswitch ! tee ! queue ! appsink -> output
 //!                                            tee ! queue ! avdec_aac ! ... ! loudnessmatch (output) ! fakesink
 //! ```
+//! The decoding side branches only measure loudness (`measure`: `all` has the three,
+//! `output` the output's, `none` no decoding at all: `aacparse ! queue !
+//! failoverswitch ! appsink`).
 //! Decode (decode both, probe, match loudness, crossfade, encode once):
 //! ```text
 //! appsrc name=primary_audio ! avdec_aac ! audioconvert ! F32LE ! healthprobe
@@ -60,12 +63,13 @@ fn input_chain(c: &StationConfig, idx: usize) -> String {
     let pad = format!("sw.{name}");
     let mut d = format!("appsrc name={name}_audio {APPSRC}");
     match c.setup {
-        Setup::Passthrough => d.push_str(&format!(
+        Setup::Passthrough if c.measure.inputs() => d.push_str(&format!(
             " ! tee name={name}_tee ! {pad} \
              {name}_tee. ! queue name={name}_mqueue {MEASURE_QUEUE} ! avdec_aac name={name}_mdec \
              ! audioconvert name={name}_mconv ! loudnessmatch name={name}_lm mode=measure \
              ! fakesink name={name}_msink sync=false async=false\n"
         )),
+        Setup::Passthrough => d.push_str(&format!(" ! {pad}\n")),
         Setup::Decode => {
             let lm = if idx == 0 {
                 "mode=measure".to_string()
@@ -94,22 +98,32 @@ fn output_chain(c: &StationConfig) -> String {
         ns(c.latency)
     );
     match c.setup {
-        Setup::Passthrough => d.push_str(&format!(
+        Setup::Passthrough if c.measure.output() => d.push_str(&format!(
             " ! tee name=out_tee ! queue name=out_queue ! appsink name=out_sink \
              sync=false emit-signals=true max-buffers=200 drop=false \
              out_tee. ! queue name=out_mqueue {MEASURE_QUEUE} ! avdec_aac name=out_mdec \
              ! audioconvert name=out_mconv ! loudnessmatch name={OUTPUT_METER} mode=measure \
              ! fakesink name=out_msink sync=false async=false"
         )),
-        Setup::Decode => d.push_str(&format!(
-            " crossfade={} ! loudnessmatch name={OUTPUT_METER} mode=measure \
-             ! audioconvert name=out_conv ! {} bitrate={} name=out_enc ! aacparse name=out_parse \
-             ! audio/mpeg,mpegversion=4,stream-format=adts \
-             ! appsink name=out_sink sync=false emit-signals=true",
-            ns(c.crossfade),
-            c.encoder,
-            c.bitrate
-        )),
+        // The appsink's callback only copies the frame into the output's channel:
+        // it runs on the switch's thread, no queue (thread) of its own.
+        Setup::Passthrough => d.push_str(
+            " ! appsink name=out_sink sync=false emit-signals=true max-buffers=200 drop=false",
+        ),
+        Setup::Decode => {
+            d.push_str(&format!(" crossfade={}", ns(c.crossfade)));
+            if c.measure.output() {
+                d.push_str(&format!(
+                    " ! loudnessmatch name={OUTPUT_METER} mode=measure"
+                ));
+            }
+            d.push_str(&format!(
+                " ! audioconvert name=out_conv ! {} bitrate={} name=out_enc ! aacparse name=out_parse \
+                 ! audio/mpeg,mpegversion=4,stream-format=adts \
+                 ! appsink name=out_sink sync=false emit-signals=true",
+                c.encoder, c.bitrate
+            ));
+        }
     }
     d
 }
@@ -254,6 +268,31 @@ mod tests {
             ),
             "{d}"
         );
+    }
+
+    #[test]
+    fn measuring_is_optional() {
+        let mut c = config(Setup::Passthrough);
+        c.measure = crate::config::Measure::None;
+        let d = describe(&c);
+        assert!(
+            !d.contains("avdec_aac") && !d.contains("loudnessmatch") && !d.contains("tee"),
+            "{d}"
+        );
+        assert!(d.contains("! sw.primary"), "{d}");
+        assert!(d.contains("latency=0 ! appsink name=out_sink"), "{d}");
+        c.measure = crate::config::Measure::Output;
+        let d = describe(&c);
+        assert_eq!(d.matches("avdec_aac").count(), 1, "{d}");
+        assert!(
+            d.contains(&format!("loudnessmatch name={OUTPUT_METER}")),
+            "{d}"
+        );
+        let mut c = config(Setup::Decode);
+        c.measure = crate::config::Measure::None;
+        let d = describe(&c);
+        assert!(!d.contains(OUTPUT_METER), "{d}");
+        assert_eq!(d.matches("loudnessmatch").count(), 2, "{d}");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MPL-2.0
-//! SIGINT/SIGTERM as GLib main-loop sources, without extra crates: GLib's own
+//! SIGINT/SIGTERM/SIGHUP as GLib main-loop sources, without extra crates: GLib's own
 //! `g_unix_signal_add_full` (libglib-2.0 is already linked through glib-sys).
 
 use gst::glib;
 use std::ffi::{c_int, c_uint, c_void};
 
+pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
 pub const SIGTERM: i32 = 15;
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
-//! What a station knows about itself (active input, health, loudness, switches), how
-//! it is printed as one status line, and the event/timeline log formats. Plain Rust.
+//! What a station knows about itself (active input, health, loudness, switches, time
+//! on each input), how it is printed as one status line, and the event/timeline log
+//! formats. Plain Rust.
+
+use std::collections::{BTreeMap, VecDeque};
 
 /// One input as seen from the bus.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,9 +41,22 @@ pub struct StationState {
     pub secondary: InputState,
     pub output_short_term: Option<f64>,
     pub output_loudness_at: Option<f64>,
-    pub switches: Vec<SwitchRecord>,
+    /// The most recent switches (at most [`RECENT_SWITCHES`]; a station that runs for
+    /// months must not grow), oldest first.
+    pub switches: VecDeque<SwitchRecord>,
+    /// Every switch since the start, and by reason.
+    pub switch_count: u64,
+    pub switches_by_reason: BTreeMap<String, u64>,
+    /// Seconds each input (or `none`) was active before `active_since`.
+    pub seconds_on: BTreeMap<String, f64>,
+    /// When (epoch seconds) the current active input became active; `None` until the
+    /// station has started ([`StationState::started`]).
+    pub active_since: Option<f64>,
     pub warnings: u64,
 }
+
+/// How many switch records a station keeps (for its summary and `/status`).
+pub const RECENT_SWITCHES: usize = 64;
 
 /// Loudness reports older than this are history, not a measurement (the input is
 /// down: its `loudnessmatch` gets no data and reports nothing).
@@ -65,7 +81,11 @@ impl Default for StationState {
             secondary: InputState::default(),
             output_short_term: None,
             output_loudness_at: None,
-            switches: Vec::new(),
+            switches: VecDeque::new(),
+            switch_count: 0,
+            switches_by_reason: BTreeMap::new(),
+            seconds_on: BTreeMap::new(),
+            active_since: None,
             warnings: 0,
         }
     }
@@ -97,6 +117,43 @@ impl StationState {
         }
     }
 
+    /// The station starts at `now` (epoch seconds) on its current active input.
+    pub fn started(&mut self, now: f64) {
+        self.active_since = Some(now);
+        // `failoverswitch` starts with both inputs healthy and posts only changes
+        // (`failover-input-health`): mirror that.
+        self.primary.healthy = Some(true);
+        self.secondary.healthy = Some(true);
+    }
+
+    /// A switch: counts it (in total and by reason), closes the outgoing input's time
+    /// on air and keeps the record among the recent ones.
+    pub fn record_switch(&mut self, rec: SwitchRecord) {
+        if let Some(since) = self.active_since {
+            *self.seconds_on.entry(self.active.clone()).or_default() += (rec.at - since).max(0.0);
+        }
+        self.active_since = Some(rec.at);
+        self.active = rec.to.clone();
+        self.switch_count += 1;
+        *self
+            .switches_by_reason
+            .entry(rec.reason.clone())
+            .or_default() += 1;
+        if self.switches.len() == RECENT_SWITCHES {
+            self.switches.pop_front();
+        }
+        self.switches.push_back(rec);
+    }
+
+    /// Seconds each input (and `none`) has been active up to `now`.
+    pub fn seconds_on_at(&self, now: f64) -> BTreeMap<String, f64> {
+        let mut m = self.seconds_on.clone();
+        if let Some(since) = self.active_since {
+            *m.entry(self.active.clone()).or_default() += (now - since).max(0.0);
+        }
+        m
+    }
+
     pub fn output_loudness(&self, now: f64) -> Option<f64> {
         fresh(self.output_short_term, self.output_loudness_at, now)
     }
@@ -109,7 +166,7 @@ impl StationState {
         };
         let last = self
             .switches
-            .last()
+            .back()
             .map(|s| format!(" (last: {}->{} {})", s.from, s.to, s.reason))
             .unwrap_or_default();
         format!(
@@ -123,7 +180,7 @@ impl StationState {
             gain(&self.secondary),
             lufs(self.output_loudness(now)),
             out_kib,
-            self.switches.len(),
+            self.switch_count,
             last
         )
     }
@@ -155,7 +212,7 @@ impl StationState {
                 .gain
                 .filter(|_| self.secondary.loudness(now).is_some())),
             f(self.output_loudness(now)),
-            self.switches.len()
+            self.switch_count
         )
     }
 }
@@ -189,8 +246,7 @@ mod tests {
         s.secondary.short_term = Some(-18.04);
         s.secondary.loudness_at = Some(11.0);
         s.secondary.gain = Some(6.5);
-        s.active = "secondary".into();
-        s.switches.push(SwitchRecord {
+        s.record_switch(SwitchRecord {
             at: 1.0,
             from: "primary".into(),
             to: "secondary".into(),
@@ -211,6 +267,49 @@ mod tests {
             l.contains("switches 1 (last: primary->secondary eos)"),
             "{l}"
         );
+    }
+
+    fn switch(at: f64, to: &str, reason: &str) -> SwitchRecord {
+        SwitchRecord {
+            at,
+            from: String::new(),
+            to: to.into(),
+            reason: reason.into(),
+            running_time_ns: 0,
+            count: 0,
+        }
+    }
+
+    #[test]
+    fn time_on_each_input_and_switches_by_reason() {
+        let mut s = StationState::default();
+        s.started(100.0);
+        s.record_switch(switch(110.0, "secondary", "eos"));
+        s.record_switch(switch(113.0, "none", "timeout"));
+        s.record_switch(switch(114.5, "primary", "restored"));
+        s.record_switch(switch(120.0, "secondary", "manual"));
+        let on = s.seconds_on_at(130.0);
+        assert_eq!(on["primary"], 10.0 + 5.5);
+        assert_eq!(on["secondary"], 3.0 + 10.0);
+        assert_eq!(on["none"], 1.5);
+        assert_eq!(on.values().sum::<f64>(), 30.0);
+        assert_eq!(s.switch_count, 4);
+        assert_eq!(s.switches_by_reason["eos"], 1);
+        assert_eq!(s.active, "secondary");
+    }
+
+    #[test]
+    fn switch_records_are_bounded_counts_are_not() {
+        let mut s = StationState::default();
+        s.started(0.0);
+        for i in 0..1000 {
+            let to = if i % 2 == 0 { "secondary" } else { "primary" };
+            s.record_switch(switch(f64::from(i), to, "timeout"));
+        }
+        assert_eq!(s.switches.len(), RECENT_SWITCHES);
+        assert_eq!(s.switch_count, 1000);
+        assert_eq!(s.switches.back().unwrap().at, 999.0);
+        assert_eq!(s.switches_by_reason["timeout"], 1000);
     }
 
     #[test]

@@ -35,8 +35,8 @@ impl Url {
         };
         let (user, password) = match userinfo {
             Some(u) => match u.split_once(':') {
-                Some((a, b)) => (Some(a.to_string()), Some(b.to_string())),
-                None => (Some(u.to_string()), None),
+                Some((a, b)) => (Some(percent_decode(a)), Some(percent_decode(b))),
+                None => (Some(percent_decode(u)), None),
             },
             None => (None, None),
         };
@@ -76,6 +76,27 @@ impl Url {
             base64(format!("{user}:{pass}").as_bytes())
         ))
     }
+}
+
+/// `%XX` escapes decoded (as in the userinfo of a URL); a `%` not followed by two
+/// hex digits stays as it is.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Standard base64 with padding (RFC 4648).
@@ -121,6 +142,14 @@ mod tests {
             u.http_without_credentials(),
             "http://127.0.0.1:8123/out.aac"
         );
+    }
+
+    #[test]
+    fn userinfo_is_percent_decoded() {
+        let u = Url::parse("icecast://source:p%2Fw%40%3A%@h:1/m").unwrap();
+        assert_eq!(u.password.as_deref(), Some("p/w@:%"));
+        assert_eq!(percent_decode("a%4"), "a%4");
+        assert_eq!(percent_decode("%41%zz"), "A%zz");
     }
 
     #[test]

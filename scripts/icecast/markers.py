@@ -168,6 +168,10 @@ def find_markers(x, rate):
         delta = fine + round((coarse - fine) * SYNC_HZ) / SYNC_HZ
         t0 = best - delta * rate
         amplitude = (a1 + a2) / 2
+        # A marker cut off by the recording's end has lost some of its bits: its
+        # second number would be wrong (a false programme jump at the very end).
+        if t0 + (BIT0_S + BIT_STEP_S * (BITS - 1) + BIT_S) * rate > len(x):
+            continue
         second = 0
         for i in range(BITS):
             s = int(round(t0 + (BIT0_S + BIT_STEP_S * i) * rate))

@@ -3,6 +3,8 @@
 #   scripts/icecast/start.sh DIR PORT PASSWORD
 # DIR is a scratch directory (created if missing) that receives icecast.xml, logs and
 # icecast.pid. Runs in the background; prints the PID. Stop it with stop.sh DIR.
+# ICECAST_CLIENTS / ICECAST_SOURCES raise its limits (default 50 / 8) for tests of
+# many stations (scripts/e2e-stations.sh, benches/relay-scale.sh).
 # As root, Icecast refuses to run without <changeowner>: the config then drops to
 # icecast2:icecast itself (DIR is handed to that user), so the PID stays Icecast's own.
 set -euo pipefail

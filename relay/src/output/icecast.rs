@@ -43,9 +43,7 @@ pub(crate) fn write_loop(
                 stats.connected.store(false, Ordering::Relaxed);
                 conn = None;
             } else {
-                stats
-                    .bytes_sent
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                stats.wrote(data.len());
             }
         }
     }

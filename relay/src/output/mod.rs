@@ -28,9 +28,28 @@ use std::thread::JoinHandle;
 #[derive(Default)]
 pub struct OutputStats {
     pub bytes_sent: AtomicU64,
+    /// When data was last written (ms since the Unix epoch; 0: never).
+    pub last_write_ms: AtomicU64,
     pub connects: AtomicU64,
     pub dropped_buffers: AtomicU64,
     pub connected: AtomicBool,
+}
+
+impl OutputStats {
+    /// `n` bytes were written, now.
+    pub(crate) fn wrote(&self, n: usize) {
+        self.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+        let ms = (crate::logs::epoch() * 1000.0) as u64;
+        self.last_write_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Seconds since data was last written, at `now` (epoch seconds); `None`: never.
+    pub fn idle_s(&self, now: f64) -> Option<f64> {
+        match self.last_write_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some((now - ms as f64 / 1000.0).max(0.0)),
+        }
+    }
 }
 
 /// Where the bytes go.
@@ -163,9 +182,7 @@ fn write_loop(target: Target, rx: Receiver<Vec<u8>>, stats: Arc<OutputStats>) {
                 if out.write_all(&data).and_then(|_| out.flush()).is_err() {
                     break;
                 }
-                stats
-                    .bytes_sent
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                stats.wrote(data.len());
             }
         }
         Target::Icecast { url, content_type } => {

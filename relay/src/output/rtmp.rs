@@ -27,7 +27,7 @@ pub(crate) fn count_bytes(sink: &gst::Element, stats: Arc<OutputStats>) {
                 Some(gst::PadProbeData::BufferList(l)) => l.calculate_size(),
                 _ => 0,
             };
-            stats.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+            stats.wrote(n);
             gst::PadProbeReturn::Ok
         },
     );

@@ -62,7 +62,8 @@ impl Station {
             count: s.get::<u64>("switch-count").unwrap_or(0),
         };
         eprintln!(
-            "\nrelay: SWITCH {} -> {} (reason {}, running time {:.3} s, switch #{})",
+            "\n{}: SWITCH {} -> {} (reason {}, running time {:.3} s, switch #{})",
+            self.tag,
             rec.from,
             rec.to,
             rec.reason,
@@ -86,8 +87,7 @@ impl Station {
                 ("posted", format!("{posted:.3}")),
             ],
         );
-        self.state.active = rec.to.clone();
-        self.state.switches.push(rec);
+        self.state.record_switch(rec);
     }
 
     /// `failoverswitch`'s verdict on an input (logged on every message: the switch
@@ -157,7 +157,8 @@ impl Station {
     fn on_warning(&mut self, msg: &gst::MessageRef, w: &gst::message::Warning) {
         let src = src_name(msg);
         eprintln!(
-            "\nrelay: WARNING from {src}: {} ({})",
+            "\n{}: WARNING from {src}: {} ({})",
+            self.tag,
             w.error(),
             w.debug().unwrap_or_default()
         );
@@ -178,8 +179,8 @@ impl Station {
             return Some(text);
         };
         eprintln!(
-            "\nrelay: the {} input's chain failed ({src}): {text}",
-            INPUTS[idx]
+            "\n{}: the {} input's chain failed ({src}): {text}",
+            self.tag, INPUTS[idx]
         );
         self.logs.event(
             "input-error",
@@ -225,6 +226,7 @@ impl Station {
     fn on_input_event(&mut self, ev: InputEvent) {
         let input = ev.input;
         let at = format!("{:.3}", ev.at);
+        let tag = self.tag.clone();
         match ev.kind {
             InputEventKind::Connecting { attempt } => {
                 self.logs.event(
@@ -238,9 +240,9 @@ impl Station {
             }
             InputEventKind::Health { healthy, reason } => {
                 if healthy {
-                    eprintln!("\nrelay: input {input} is back (fresh data on its live edge)");
+                    eprintln!("\n{tag}: input {input} is back (fresh data on its live edge)");
                 } else {
-                    eprintln!("\nrelay: input {input} is unhealthy ({reason}): switch told");
+                    eprintln!("\n{tag}: input {input} is unhealthy ({reason}): switch told");
                 }
                 self.logs.event(
                     "input",
@@ -258,7 +260,7 @@ impl Station {
                 wait,
             } => {
                 eprintln!(
-                    "\nrelay: input {input}: {reason} ({detail}); reconnecting in {:.1} s",
+                    "\n{tag}: input {input}: {reason} ({detail}); reconnecting in {:.1} s",
                     wait.as_secs_f64()
                 );
                 self.logs.event(
@@ -276,7 +278,7 @@ impl Station {
                 }
             }
             InputEventKind::Warning(w) => {
-                eprintln!("\nrelay: input {input}: warning: {w}");
+                eprintln!("\n{tag}: input {input}: warning: {w}");
                 self.logs
                     .event("warning", &[("src", input.into()), ("msg", w)]);
             }

@@ -13,11 +13,13 @@
 
 mod bus;
 
-use crate::config::{Setup, StationConfig};
+use crate::config::{DEFAULT_ID, Setup, StationConfig};
 use crate::input::{INPUTS, Input, TimeBase, bridge, supervisor};
 use crate::logs::{Logs, epoch};
 use crate::output::{Output, Target, keepalive};
 use crate::pipeline::StationPipeline;
+use crate::report::{InputReport, OutputReport, StationReport, SwitchReport};
+use crate::secrets::Redactor;
 use crate::status::StationState;
 use gst::glib;
 use gst::prelude::*;
@@ -52,6 +54,9 @@ pub struct Station {
     state: StationState,
     logs: Logs,
     started: Instant,
+    started_at: f64,
+    /// Prefix of its lines on stderr: `relay` alone, `relay[<id>]` among others.
+    tag: String,
     /// The pipeline was set playing (see [`Station::tick_inputs`]).
     playing: bool,
     /// When each `failover-switched` message was posted (epoch s, by switch
@@ -102,12 +107,26 @@ impl Station {
         logs: Logs,
         on_end: impl Fn(String) + 'static,
     ) -> Result<StationHandle, String> {
-        let target = Target::parse(&config.output, "audio/aac")?;
+        Station::start_with(config, logs, None, on_end)
+    }
+
+    /// [`Station::start`], going on with `output` (an earlier run's connection to the
+    /// same target, see [`StationHandle::stop_keep_output`]) if given: a station
+    /// restarted with a new configuration keeps its listeners.
+    pub fn start_with(
+        config: StationConfig,
+        logs: Logs,
+        output: Option<Output>,
+        on_end: impl Fn(String) + 'static,
+    ) -> Result<StationHandle, String> {
         let pipe = StationPipeline::build(&config)?;
         if std::env::var_os("RELAY_PRINT_PIPELINE").is_some() {
             eprintln!("{}", pipe.description);
         }
-        let output = Output::start(target, OUTPUT_QUEUE);
+        let output = match output {
+            Some(o) => o,
+            None => Output::start(Target::parse(&config.output, "audio/aac")?, OUTPUT_QUEUE),
+        };
         output.attach(&pipe.appsink);
         let keepalive_frames = Arc::new(AtomicU64::new(0));
         // (An A/V station fills its outages itself: `av::filler`.)
@@ -152,6 +171,11 @@ impl Station {
             });
         }
 
+        let tag = if config.id == DEFAULT_ID {
+            "relay".to_string()
+        } else {
+            format!("relay[{}]", config.id)
+        };
         let mut station = Station {
             config,
             pipe,
@@ -161,9 +185,12 @@ impl Station {
             state: StationState::default(),
             logs,
             started: Instant::now(),
+            started_at: epoch(),
+            tag,
             playing: false,
             switch_posted,
         };
+        station.state.started(station.started_at);
         station.log_start();
         let station = Rc::new(RefCell::new(station));
         let on_end: Rc<dyn Fn(String)> = Rc::new(on_end);
@@ -221,7 +248,8 @@ impl Station {
     fn log_start(&mut self) {
         let c = &self.config;
         eprintln!(
-            "relay: {} setup, timeout {:?}, restore-delay {:?}, mode {}, latency {:?}, watchdog {:?}",
+            "{}: {} setup, timeout {:?}, restore-delay {:?}, mode {}, latency {:?}, watchdog {:?}",
+            self.tag,
             c.setup.as_str(),
             c.timeout,
             c.restore_delay,
@@ -230,7 +258,7 @@ impl Station {
             c.watchdog
         );
         for (name, (kind, _)) in INPUTS.iter().zip(&self.pipe.inputs) {
-            eprintln!("relay: {name} input {}", kind.display());
+            eprintln!("{}: {name} input {}", self.tag, kind.display());
         }
         self.logs.event(
             "start",
@@ -257,8 +285,109 @@ impl Station {
 
     /// Appends a row to the timeline log.
     pub fn write_timeline(&mut self) {
-        let row = self.state.timeline_row(epoch());
-        self.logs.timeline(&row);
+        if self.logs.has_timeline() {
+            let row = self.state.timeline_row(epoch());
+            self.logs.timeline(&row);
+        }
+    }
+
+    /// What `/status` and `/metrics` show about this station (URLs through
+    /// `redactor`).
+    pub fn report(&self, redactor: &Redactor) -> StationReport {
+        let now = epoch();
+        let st = &self.state;
+        let on = st.seconds_on_at(now);
+        let secs = |name: &str| on.get(name).copied().unwrap_or(0.0);
+        let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+        let inputs = INPUTS
+            .iter()
+            .zip([&self.config.primary, &self.config.secondary])
+            .map(|(&name, url)| {
+                let i = if name == "primary" {
+                    &st.primary
+                } else {
+                    &st.secondary
+                };
+                InputReport {
+                    name: name.into(),
+                    url: redactor.url(url),
+                    healthy: i.healthy,
+                    reason: i.reason.clone(),
+                    probe_healthy: i.probe_healthy,
+                    probe_reason: i.probe_reason.clone(),
+                    loudness_lufs: finite(i.loudness(now)),
+                    gain_db: finite(i.gain),
+                    reconnects: i.reconnects,
+                    active_s: secs(name),
+                }
+            })
+            .collect();
+        let stats = self.output.as_ref().map(|o| o.stats.clone());
+        let load = |f: fn(&crate::output::OutputStats) -> &AtomicU64| {
+            stats.as_ref().map_or(0, |s| f(s).load(Ordering::Relaxed))
+        };
+        StationReport {
+            id: self.config.id.clone(),
+            state: "running",
+            error: None,
+            retry_in_s: None,
+            restarts: 0,
+            setup: self.config.setup.as_str().into(),
+            mode: self.config.mode.clone(),
+            started_at: Some(self.started_at),
+            uptime_s: self.started.elapsed().as_secs_f64(),
+            active: st.active.clone(),
+            inputs,
+            output: OutputReport {
+                url: redactor.url(&self.config.output),
+                connected: stats
+                    .as_ref()
+                    .is_some_and(|s| s.connected.load(Ordering::Relaxed)),
+                bytes: load(|s| &s.bytes_sent),
+                connects: load(|s| &s.connects),
+                dropped_buffers: load(|s| &s.dropped_buffers),
+                idle_s: stats.as_ref().and_then(|s| s.idle_s(now)),
+                loudness_lufs: finite(st.output_loudness(now)),
+                keepalive_frames: self.keepalive_frames.load(Ordering::Relaxed),
+                none_s: secs("none"),
+            },
+            switches: st.switch_count,
+            switches_by_reason: st.switches_by_reason.clone(),
+            last_switch: st.switches.back().map(|s| SwitchReport {
+                at: s.at,
+                from: s.from.clone(),
+                to: s.to.clone(),
+                reason: s.reason.clone(),
+            }),
+            warnings: st.warnings,
+        }
+    }
+
+    /// A manual switch to input `to` (`primary` or `secondary`) through the switch's
+    /// `active-pad`. Returns the input that was active before; refused (with why)
+    /// when the switch does not take it (the input has ended or its caps do not
+    /// match: the switch says so in a warning).
+    pub fn switch_to(&mut self, to: &str) -> Result<String, String> {
+        let sw = &self.pipe.switch;
+        let pad = sw
+            .static_pad(to)
+            .ok_or_else(|| format!("no input '{to}' (primary or secondary)"))?;
+        let before = self.state.active.clone();
+        sw.set_property("active-pad", &pad);
+        let now = sw.property::<Option<gst::Pad>>("active-pad");
+        if now.as_ref() != Some(&pad) {
+            return Err(format!(
+                "the switch refused {to} (health: {})",
+                match to {
+                    "primary" => &self.state.primary.reason,
+                    _ => &self.state.secondary.reason,
+                }
+            ));
+        }
+        eprintln!("\n{}: manual switch to {to} (was {before})", self.tag);
+        self.logs
+            .event("manual", &[("to", to.into()), ("from", before.clone())]);
+        Ok(before)
     }
 
     fn output_stat(&self, f: impl Fn(&crate::output::OutputStats) -> &AtomicU64) -> u64 {
@@ -269,9 +398,15 @@ impl Station {
 
     /// Stops the pipeline and the output, prints and logs the summary.
     fn stop(&mut self) {
-        let Some(output) = self.output.take() else {
-            return;
-        };
+        if let Some(output) = self.stop_pipeline() {
+            output.finish();
+        }
+    }
+
+    /// Stops the pipeline, prints and logs the summary; hands the output (still
+    /// connected) back.
+    fn stop_pipeline(&mut self) -> Option<Output> {
+        let output = self.output.take()?;
         for i in self.inputs.iter_mut() {
             i.stop();
         }
@@ -280,41 +415,42 @@ impl Station {
             .find_property("stats")
             .and_then(|_| switch.property_value("stats").get::<gst::Structure>().ok());
         if let Some(s) = stats {
-            eprintln!("\nrelay: failoverswitch stats: {s}");
+            eprintln!("\n{}: failoverswitch stats: {s}", self.tag);
             self.logs.event("stats", &[("stats", s.to_string())]);
         }
         let _ = self.pipe.pipeline.set_state(gst::State::Null);
         let silent = self.keepalive_frames.load(Ordering::Relaxed);
+        let tag = &self.tag;
         if silent > 0 {
-            eprintln!("relay: {silent} silent AAC frames sent while no input was healthy");
+            eprintln!("{tag}: {silent} silent AAC frames sent while no input was healthy");
         }
         let stats = output.stats.clone();
-        output.finish();
         let sent = stats.bytes_sent.load(Ordering::Relaxed);
         let dropped = stats.dropped_buffers.load(Ordering::Relaxed);
         let connects = stats.connects.load(Ordering::Relaxed);
-        let switches = &self.state.switches;
+        let count = self.state.switch_count;
         eprintln!(
-            "\nrelay: stopped after {:.1} s: {} switches, {} bytes out ({} output connection(s), {} buffers dropped)",
+            "\n{tag}: stopped after {:.1} s: {count} switches, {sent} bytes out ({connects} output connection(s), {dropped} buffers dropped)",
             self.started.elapsed().as_secs_f64(),
-            switches.len(),
-            sent,
-            connects,
-            dropped
         );
-        for s in switches {
+        let shown = self.state.switches.len() as u64;
+        if shown < count {
+            eprintln!("  (the last {shown})");
+        }
+        for s in &self.state.switches {
             eprintln!(
                 "  switch #{}: {} -> {} ({})",
                 s.count, s.from, s.to, s.reason
             );
         }
         let fields = [
-            ("switches", switches.len().to_string()),
+            ("switches", count.to_string()),
             ("bytes_out", sent.to_string()),
             ("output_connects", connects.to_string()),
             ("dropped", dropped.to_string()),
         ];
         self.logs.event("stop", &fields);
+        Some(output)
     }
 }
 
@@ -336,6 +472,28 @@ impl StationHandle {
             t.remove();
         }
         self.station.borrow_mut().stop();
+    }
+
+    /// Stops the station's pipeline but keeps its output connection, for
+    /// [`Station::start_with`] (`None` if it was stopped already).
+    pub fn stop_keep_output(&self) -> Option<Output> {
+        self.station.borrow_mut().stop_pipeline()
+    }
+
+    /// See [`Station::report`].
+    pub fn report(&self, redactor: &Redactor) -> StationReport {
+        self.station.borrow().report(redactor)
+    }
+
+    /// The active input and the bytes sent so far (cheap, for summaries).
+    pub fn active_and_bytes(&self) -> (String, u64) {
+        let st = self.station.borrow();
+        (st.state.active.clone(), st.output_stat(|s| &s.bytes_sent))
+    }
+
+    /// See [`Station::switch_to`].
+    pub fn switch_to(&self, to: &str) -> Result<String, String> {
+        self.station.borrow_mut().switch_to(to)
     }
 }
 
