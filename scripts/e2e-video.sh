@@ -7,7 +7,7 @@
 # an ffmpeg viewer on the output and on each ladder variant, and analyze.py on
 # every recording.
 #
-#   scripts/e2e-video.sh [CASE...]     (default: $VIDEO_CASES, or "crash latency restore")
+#   scripts/e2e-video.sh [CASE...]     (default: $VIDEO_CASES, or "crash latency restore manual")
 #
 # Cases (each its own streams on the one nginx; the cases of one run go in parallel):
 #   crash    --ladder 480p,360p; the primary crashes (8 s), comes back (16 s), the
@@ -19,6 +19,9 @@
 #            (14 s): red>blue (at most one GOP frozen), blue>red after the
 #            restore-delay with no frozen video (a planned switch: the backup goes
 #            on until the primary's keyframe).
+#   manual   two manual switches through the relay's HTTP API (POST
+#            /stations/relay/switch?to=secondary at 8 s, to=primary at 16 s):
+#            red>blue, blue>red, neither with frozen video (planned switches).
 #   dsl      the primary's encoder is stopped (SIGSTOP: connection open, no data)
 #            for 10 s, then resumes: red>blue after the timeout, froze at most
 #            timeout + GOP; sticky: stays on blue afterwards.
@@ -30,7 +33,7 @@
 #            connected through the outage (the last picture and silence go out).
 # Every viewer: never disconnected, no decoder error, no timestamp error, no mixed
 # or corrupt frame, A/V offset within one frame (40 ms) at every marker, the exact
-# switch sequence. `make e2e` runs crash, latency and restore (about 1 minute);
+# switch sequence. `make e2e` runs crash, latency, restore and manual (about 1 minute);
 # `make e2e-video-long` runs every case. KEEP=1 keeps the work directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +49,7 @@ command -v nginx >/dev/null || {
   echo "nginx missing (scripts/install-deps.sh)" >&2
   exit 1
 }
-CASES=${*:-${VIDEO_CASES:-crash latency restore}}
+CASES=${*:-${VIDEO_CASES:-crash latency restore manual}}
 ANALYZE="/usr/bin/python3 scripts/rtmp/analyze.py"
 GOP_MS=2000
 # Frozen video allowed at a crash: the wait for the backup's next keyframe (one GOP)
@@ -182,6 +185,33 @@ case_restore() {
   hv_stop $c-relay
   # The restore is planned: the backup goes on until the primary's keyframe.
   check $c $c-out --switches 'red>blue,blue>red' --switch-freeze-ms $CRASH_MS,$PLANNED_MS
+}
+
+# post PORT PATH: an HTTP POST to the relay's control API; prints the answer.
+post() {
+  /usr/bin/python3 -c '
+import sys, urllib.request
+r = urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=5)
+print(r.status, r.read().decode().strip())' "http://127.0.0.1:$1$2"
+}
+
+case_manual() {
+  local c=manual t0 port
+  port=$(video_port)
+  encoders $c
+  hv_wait_publish $c-primary 30 && hv_wait_publish $c-backup 30 || return 1
+  relay $c --http "127.0.0.1:$port" || return 1
+  t0=$(date +%s.%N)
+  hv_viewer $c-out $c-out 26
+  at "$t0" 8
+  hv_log "POST switch to secondary: $(post "$port" /stations/relay/switch?to=secondary 2>&1)"
+  at "$t0" 16
+  hv_log "POST switch to primary: $(post "$port" /stations/relay/switch?to=primary 2>&1)"
+  hv_wait $c-out
+  hv_stop $c-relay
+  # Both switches are planned: the outgoing input goes on until the incoming
+  # keyframe.
+  check $c $c-out --switches 'red>blue,blue>red' --switch-freeze-ms $PLANNED_MS,$PLANNED_MS
 }
 
 case_dsl() {

@@ -122,3 +122,39 @@ fn av_stations_build_and_refuse_audio_inputs() {
     let e = StationPipeline::build(&bad).err().unwrap();
     assert!(e.contains("rtmp:// inputs"), "{e}");
 }
+
+#[test]
+fn a_stations_file_station_with_an_rtmp_output_is_an_av_station() {
+    let text = r#"
+timeout = "1s"
+
+[[station]]
+id = "live1"
+primary = "rtmp://10.0.0.5/live/live1"
+secondary = "rtmp://10.0.0.6/live/live1"
+output = "rtmp://10.0.0.9/live/live1"
+ladder = "480p,360p"
+
+[[station]]
+id = "live2"
+primary = "rtmp://10.0.0.5/live/live2"
+secondary = "rtmp://10.0.0.6/live/live2"
+output = "rtmp://10.0.0.9/live/live2"
+mode = "primary-preferred"
+"#;
+    let f = crate::stations::file::parse(text, "stations.toml", &|_| None).unwrap();
+    let live1 = &f.stations[0].config;
+    assert!(is_av(live1));
+    assert_eq!(live1.mode, "sticky");
+    assert_eq!(ladder::ladder_string(&live1.ladder), "480p,360p");
+    assert_eq!(
+        live1.ladder[0].url(&live1.output),
+        "rtmp://10.0.0.9/live/live1_480p"
+    );
+    let live2 = &f.stations[1].config;
+    assert_eq!(live2.mode, "primary-preferred");
+    assert!(live2.ladder.is_empty());
+    let bad = text.replace("480p,360p", "480p,999p");
+    let e = crate::stations::file::parse(&bad, "stations.toml", &|_| None).unwrap_err();
+    assert!(e.contains("ladder"), "{e}");
+}
