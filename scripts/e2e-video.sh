@@ -7,7 +7,7 @@
 # an ffmpeg viewer on the output and on each ladder variant, and analyze.py on
 # every recording.
 #
-#   scripts/e2e-video.sh [CASE...]     (default: $VIDEO_CASES, or "crash latency restore manual")
+#   scripts/e2e-video.sh [CASE...]     (default: $VIDEO_CASES, or "crash latency restore")
 #
 # Cases (each its own streams on the one nginx; the cases of one run go in parallel):
 #   crash    --ladder 480p,360p; the primary crashes (8 s), comes back (16 s), the
@@ -33,7 +33,7 @@
 #            connected through the outage (the last picture and silence go out).
 # Every viewer: never disconnected, no decoder error, no timestamp error, no mixed
 # or corrupt frame, A/V offset within one frame (40 ms) at every marker, the exact
-# switch sequence. `make e2e` runs crash, latency, restore and manual (about 1 minute);
+# switch sequence. `make e2e` runs crash, latency and restore (about 1 minute);
 # `make e2e-video-long` runs every case. KEEP=1 keeps the work directory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +49,7 @@ command -v nginx >/dev/null || {
   echo "nginx missing (scripts/install-deps.sh)" >&2
   exit 1
 }
-CASES=${*:-${VIDEO_CASES:-crash latency restore manual}}
+CASES=${*:-${VIDEO_CASES:-crash latency restore}}
 ANALYZE="/usr/bin/python3 scripts/rtmp/analyze.py"
 GOP_MS=2000
 # Frozen video allowed at a crash: the wait for the backup's next keyframe (one GOP)
@@ -93,14 +93,27 @@ at() {
 }
 
 # relay NAME ARGS...: the relay of case NAME (streams NAME-primary, NAME-backup,
-# NAME-out), started once the primary publishes; waits for its output.
+# NAME-out), started once the primary publishes; waits for its output and for 3 s
+# on the primary. Precondition of every case: the relay starts on the primary. On
+# a starved machine an input's first connection can be restarted ("data ahead of
+# its live edge": its start-up burst outlasted the settle time) and the station
+# fails over before the case begins; then the relay is started once more, and the
+# log says so (scripts/e2e-video.sh's output: "restarted at start-up").
 relay() {
-  local c=$1
+  local c=$1 try
   shift
-  hv_start "$c-relay" "$RELAY" --quiet --events "$HV_WORK/$c-events.log" \
-    --primary "$(hv_url "$c-primary")" --secondary "$(hv_url "$c-backup")" \
-    --output "$(hv_url "$c-out")" --timeout 1s --restore-delay 2s "$@"
-  hv_wait_publish "$c-out" 30
+  for try in 1 2; do
+    hv_start "$c-relay" "$RELAY" --quiet --events "$HV_WORK/$c-events.log" \
+      --primary "$(hv_url "$c-primary")" --secondary "$(hv_url "$c-backup")" \
+      --output "$(hv_url "$c-out")" --timeout 1s --restore-delay 2s "$@"
+    hv_wait_publish "$c-out" 30 "$try" || return 1
+    hv_sleep 3
+    grep -q ' switch ' "$HV_WORK/$c-events.log" || return 0
+    echo "  $c: the relay failed over at start-up ($(grep -m1 ' reconnect ' "$HV_WORK/$c-events.log" | grep -o 'detail=[^ ]*')); restarted at start-up"
+    hv_stop "$c-relay"
+    mv "$HV_WORK/$c-events.log" "$HV_WORK/$c-events-$try.log"
+  done
+  return 1
 }
 
 # check NAME VIEWER EXPECTATIONS...: analyze.py report and check of one recording.
