@@ -93,15 +93,22 @@ struct Video {
     last_pts: Option<u64>,
 }
 
-/// FLV carries milliseconds: each video frame goes out at least this much after the
-/// previous one. (A keyframe that `failoverswitch` moves onto the output position at
-/// a switch may end less than 1 ms before the next frame starts; in FLV both would
-/// get the same timestamp.)
-const MIN_FRAME_STEP_NS: u64 = 1_000_000;
+/// FLV carries milliseconds: each video frame goes out in a later millisecond than
+/// the previous one. (A keyframe that `failoverswitch` moves onto the output position
+/// at a switch may end less than 1 ms before the next frame starts; in FLV both
+/// would get the same timestamp.)
+const MS: u64 = 1_000_000;
 
-/// The PTS a frame at `pts` goes out with after one at `last`.
+/// The PTS a frame at `pts` goes out with after one at `last`: unchanged if it is in
+/// a later millisecond, else the middle of the next millisecond (a later one whether
+/// the muxer truncates or rounds to milliseconds).
 pub(crate) fn after(last: Option<u64>, pts: u64) -> u64 {
-    last.map_or(pts, |l| pts.max(l.saturating_add(MIN_FRAME_STEP_NS)))
+    match last {
+        Some(l) if pts / MS <= l / MS || (pts + MS / 2) / MS <= (l + MS / 2) / MS => {
+            pts.max((l / MS + 1) * MS + MS / 2)
+        }
+        _ => pts,
+    }
 }
 
 /// Raw AAC frame from an ADTS frame: without its 7 (or 9, with CRC) byte header.
@@ -291,8 +298,21 @@ mod tests {
     #[test]
     fn frames_keep_a_millisecond_apart() {
         assert_eq!(after(None, 5), 5);
-        assert_eq!(after(Some(1_000_000_000), 1_000_400_000), 1_001_000_000);
+        // 0.4 ms after the previous frame: the middle of the next millisecond.
+        assert_eq!(after(Some(1_000_000_000), 1_000_400_000), 1_001_500_000);
+        // In the same millisecond, though 0.9 ms later.
+        assert_eq!(after(Some(1_000_000_000), 1_000_900_000), 1_001_500_000);
+        // Another millisecond when truncated, the same when rounded.
+        assert_eq!(after(Some(1_000_600_000), 1_001_200_000), 1_001_500_000);
+        // A frame interval later: unchanged.
         assert_eq!(after(Some(1_000_000_000), 1_040_000_000), 1_040_000_000);
+        for (l, p) in [(7_300_000u64, 7_900_000u64), (7_999_999, 8_000_001), (5, 5)] {
+            let o = after(Some(l), p);
+            assert!(
+                o / MS > l / MS && (o + MS / 2) / MS > (l + MS / 2) / MS,
+                "{l} {p} {o}"
+            );
+        }
     }
 
     #[test]
