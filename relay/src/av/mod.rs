@@ -61,11 +61,13 @@ const RAW_QUEUE: &str =
 /// input's (forced), at the latest every 300 frames.
 const X264: &str = "tune=zerolatency speed-preset=veryfast key-int-max=300 vbv-buf-capacity=1000";
 
-/// A variant's muxer waits this long (ns) for its encoder's frames before it
-/// writes the audio on: `flvmux` keeps an FLV's timestamps increasing, so video that
-/// comes after audio it has already written would be put on the audio's timestamps
-/// (squeezed frames; seen under CPU load when `x264enc` lags at start-up). It adds
-/// to the pipeline's latency: the whole station's output is that much later.
+/// Each muxer waits this long (ns) for the stream that is late before it writes the
+/// other on: `flvmux` keeps an FLV's timestamps increasing, so a unit that comes
+/// after the other stream's later ones would be put on their timestamp (measured
+/// without it: audio frames one video frame late, A/V off by a frame, now and then;
+/// a variant's video squeezed onto the audio's timestamps while `x264enc` lags at
+/// start-up under CPU load). It adds to the station's latency (the output is that
+/// much later).
 const MUX_LATENCY: u64 = 500_000_000;
 
 /// Is this station's output an RTMP URL (an A/V station)?
@@ -134,7 +136,7 @@ pub(crate) fn describe(c: &StationConfig) -> String {
          ! tee name=out_atee ! queue name=out_aqueue {OUT_QUEUE} ! mux.audio\n\
          failoverswitch name=sw {switch} ! identity name=out_vfill \
          ! tee name=out_vtee ! queue name=out_vqueue {OUT_QUEUE} ! mux.video\n\
-         flvmux name=mux streamable=true ! rtmp2sink name=out_sink location={}\n",
+         flvmux name=mux streamable=true latency={MUX_LATENCY} ! rtmp2sink name=out_sink location={}\n",
         quoted(&c.output)
     ));
     if !c.ladder.is_empty() {

@@ -55,7 +55,7 @@ fn both_switches_are_one_group_into_flvmux() {
     );
     assert!(
         d.contains(
-            "flvmux name=mux streamable=true ! rtmp2sink name=out_sink \
+            "flvmux name=mux streamable=true latency=500000000 ! rtmp2sink name=out_sink \
              location=\"rtmp://127.0.0.1:1935/live/out\""
         ),
         "{d}"
