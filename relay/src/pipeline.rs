@@ -142,6 +142,9 @@ impl StationPipeline {
         if crate::av::is_av(c) {
             return crate::av::build(c);
         }
+        if !c.ladder.is_empty() {
+            return Err("ladder: only an A/V station (rtmp:// output) has a ladder".into());
+        }
         let kinds = [
             InputKind::parse(&c.primary).map_err(|e| format!("--primary: {e}"))?,
             InputKind::parse(&c.secondary).map_err(|e| format!("--secondary: {e}"))?,

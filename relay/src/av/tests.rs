@@ -117,6 +117,11 @@ fn av_stations_build_and_refuse_audio_inputs() {
     let mode = glib::EnumValue::from_value(&mode).unwrap().1.nick();
     assert_eq!(mode, "sticky");
 
+    let mut audio = c.clone();
+    audio.output = "icecast://source:pw@127.0.0.1:8000/x.aac".into();
+    let e = StationPipeline::build(&audio).err().unwrap();
+    assert!(e.contains("only an A/V station"), "{e}");
+
     let mut bad = c.clone();
     bad.secondary = "http://127.0.0.1:8000/b.aac".into();
     let e = StationPipeline::build(&bad).err().unwrap();
