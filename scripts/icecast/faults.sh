@@ -49,7 +49,9 @@ fp_start() {
     H_PIDS[fault-$name]=${FP_PID[$name]}
   fi
   for ((i = 0; i < 100; i++)); do
-    first=$(grep -m1 ' start ' "$log" 2>/dev/null)
+    # (|| true: under `set -e`, a look before the proxy wrote its first line would
+    # end the caller)
+    first=$(grep -m1 ' start ' "$log" 2>/dev/null || true)
     [ -n "$first" ] && break
     sleep 0.05
   done
