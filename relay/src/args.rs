@@ -44,7 +44,8 @@ USAGE:
                          no pause at a stall failover (set it to the timeout or more);
                          0: no delay, a pause of about the timeout [default: 0]
   --watchdog D           reconnect an input that stays unhealthy (stalled, late, or
-                         without fresh data) for D [default: 3s]
+                         without fresh data) for D [default: 3s; 11s for an A/V
+                         station: a new RTMP connection may wait a GOP for data]
   --reconnect-delay D    wait before reconnecting a dropped input; attempts that bring
                          no fresh data back off 2x each time... [default: 500ms]
   --reconnect-max D      ...up to D between attempts [default: 2s]

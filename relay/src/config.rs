@@ -118,8 +118,10 @@ pub struct StationConfig {
     pub watchdog: Duration,
     /// A/V stations (`rtmp://` output): the transcoding ladder (`av::ladder`).
     pub ladder: Vec<crate::av::ladder::Variant>,
-    /// `mode` was set explicitly (else an A/V station defaults to sticky).
+    /// `mode`, `watchdog` were set explicitly (else an A/V station has its own
+    /// defaults: sticky, [`AV_WATCHDOG`]).
     pub mode_set: bool,
+    pub watchdog_set: bool,
 }
 
 impl StationConfig {
@@ -147,12 +149,19 @@ impl StationConfig {
             watchdog: Duration::from_secs(3),
             ladder: Vec::new(),
             mode_set: false,
+            watchdog_set: false,
         }
     }
 }
 
 /// Reconnections are never closer than this (nothing spins).
 pub const MIN_RECONNECT: Duration = Duration::from_millis(100);
+
+/// An A/V station's default `watchdog`: an RTMP server that starts a player at a
+/// keyframe (nginx-rtmp `wait_key on`) sends a new connection nothing for up to one
+/// GOP; the platform allows GOPs up to 10 s. A shorter watchdog would reconnect such
+/// a connection before its first data, again and again.
+pub const AV_WATCHDOG: Duration = Duration::from_secs(11);
 
 /// The id of the station of a single-station command line without `--id`.
 pub const DEFAULT_ID: &str = "relay";
@@ -192,9 +201,14 @@ impl StationConfig {
             "secondary" => self.secondary = value.into(),
             "output" => {
                 self.output = value.into();
-                // The video platform's policy: an A/V station stays on the backup.
-                if crate::output::rtmp::is_rtmp(value) && !self.mode_set {
-                    self.mode = "sticky".into();
+                if crate::output::rtmp::is_rtmp(value) {
+                    // The video platform's policy: an A/V station stays on the backup.
+                    if !self.mode_set {
+                        self.mode = "sticky".into();
+                    }
+                    if !self.watchdog_set {
+                        self.watchdog = AV_WATCHDOG;
+                    }
                 }
             }
             "setup" => self.setup = Setup::parse(value)?,
@@ -225,7 +239,10 @@ impl StationConfig {
             "latency" => self.latency = parse_duration(value)?,
             "reconnect-delay" => self.reconnect_delay = parse_duration(value)?.max(MIN_RECONNECT),
             "reconnect-max" => self.reconnect_max = parse_duration(value)?,
-            "watchdog" => self.watchdog = parse_duration(value)?,
+            "watchdog" => {
+                self.watchdog = parse_duration(value)?;
+                self.watchdog_set = true;
+            }
             "ladder" => self.ladder = crate::av::ladder::parse_ladder(value)?,
             other => return Err(format!("unknown option '{other}'")),
         }

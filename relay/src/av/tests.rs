@@ -2,6 +2,7 @@
 use super::*;
 use crate::args::Args;
 use gst::glib;
+use std::time::Duration;
 
 fn station(extra: &[&str]) -> StationConfig {
     let mut v = vec![
@@ -24,6 +25,11 @@ fn an_rtmp_output_makes_an_av_station_sticky_by_default() {
     let c = station(&[]);
     assert!(is_av(&c));
     assert_eq!(c.mode, "sticky");
+    assert_eq!(c.watchdog, crate::config::AV_WATCHDOG);
+    assert_eq!(
+        station(&["--watchdog", "4s"]).watchdog,
+        Duration::from_secs(4)
+    );
     // An explicit mode wins.
     assert_eq!(
         station(&["--mode", "primary-preferred"]).mode,
