@@ -169,3 +169,147 @@ mode = "primary-preferred"
     let e = crate::stations::file::parse(&bad, "stations.toml", &|_| None).unwrap_err();
     assert!(e.contains("ladder"), "{e}");
 }
+
+/// Encoded samples of a short test stream (`desc` ends in `appsink name=out`).
+fn encode(desc: &str) -> Vec<gst::Sample> {
+    let p = gst::parse::launch(desc)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = p
+        .by_name("out")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let mut v = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        v.push(s);
+    }
+    p.set_state(gst::State::Null).unwrap();
+    v
+}
+
+/// Both switches of a group lose their only input: the fillers answer the GAPs with
+/// the last keyframe again (twice a second) and silent AAC frames back to back, on
+/// increasing timestamps after the last real data.
+#[test]
+fn while_no_input_is_healthy_the_last_picture_and_silence_go_out() {
+    crate::init().unwrap();
+    for f in ["x264enc", "avenc_aac", "h264parse", "aacparse"] {
+        if gst::ElementFactory::find(f).is_none() {
+            eprintln!("skipped: {f} missing");
+            return;
+        }
+    }
+    let video = encode(
+        "videotestsrc num-buffers=10 ! video/x-raw,width=64,height=48,framerate=25/1 \
+         ! x264enc key-int-max=5 tune=zerolatency ! h264parse \
+         ! video/x-h264,stream-format=avc,alignment=au ! appsink name=out sync=false",
+    );
+    let audio = encode(
+        "audiotestsrc num-buffers=20 samplesperbuffer=1024 \
+         ! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! aacparse \
+         ! audio/mpeg,stream-format=raw ! appsink name=out sync=false",
+    );
+    assert!(video.len() >= 8 && audio.len() >= 15);
+    let p = gst::parse::launch(
+        "appsrc name=a is-live=true format=time ! failoverswitch name=asw group=av timeout=300000000 \
+         ! identity name=afill ! appsink name=aout sync=false \
+         appsrc name=v is-live=true format=time ! failoverswitch name=sw group=av timeout=300000000 \
+         ! identity name=vfill ! appsink name=vout sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let by = |n: &str| p.by_name(n).unwrap();
+    filler::install(&by("afill"), &by("vfill"), &by("sw")).unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let clock = p.clock().unwrap();
+    let base = p.base_time().unwrap();
+    let start = clock.time() - base + gst::ClockTime::from_mseconds(50);
+    let push = |src: &str, samples: &[gst::Sample], step: u64| {
+        let src = by(src).downcast::<gst_app::AppSrc>().unwrap();
+        src.set_caps(samples[0].caps().map(|c| c.to_owned()).as_ref());
+        for (i, s) in samples.iter().enumerate() {
+            let mut b = s.buffer().unwrap().copy();
+            let t = start + gst::ClockTime::from_nseconds(i as u64 * step);
+            let m = b.make_mut();
+            m.set_pts(t);
+            m.set_dts(t);
+            m.set_duration(gst::ClockTime::from_nseconds(step));
+            src.push_buffer(b).unwrap();
+        }
+    };
+    let aframe = 1024 * 1_000_000_000 / 48_000;
+    push("v", &video, 40_000_000);
+    push("a", &audio, aframe);
+    let real_v_end = start + gst::ClockTime::from_nseconds(video.len() as u64 * 40_000_000);
+    let real_a_end = start + gst::ClockTime::from_nseconds(audio.len() as u64 * aframe);
+    // The data ends at about 0.45 s; the switch gives up 0.3 s later and fills up
+    // to now: about 1.7 s of outage.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let pull = |n: &str| {
+        let sink = by(n).downcast::<gst_app::AppSink>().unwrap();
+        let mut v = Vec::new();
+        while let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(10)) {
+            v.push(s.buffer_owned().unwrap());
+        }
+        v
+    };
+    let vout = pull("vout");
+    let aout = pull("aout");
+    p.set_state(gst::State::Null).unwrap();
+
+    let last_key = video
+        .iter()
+        .rev()
+        .map(|s| s.buffer().unwrap())
+        .find(|b| !b.flags().contains(gst::BufferFlags::DELTA_UNIT))
+        .unwrap()
+        .map_readable()
+        .unwrap()
+        .to_vec();
+    let still: Vec<&gst::Buffer> = vout
+        .iter()
+        .filter(|b| b.pts().unwrap() >= real_v_end)
+        .collect();
+    assert!(
+        still.len() >= 2,
+        "{} still frames of {}",
+        still.len(),
+        vout.len()
+    );
+    for w in still.windows(2) {
+        assert_eq!(
+            w[1].pts().unwrap() - w[0].pts().unwrap(),
+            gst::ClockTime::from_mseconds(500)
+        );
+    }
+    for b in &still {
+        assert!(!b.flags().contains(gst::BufferFlags::DELTA_UNIT));
+        assert_eq!(b.map_readable().unwrap().as_slice(), &last_key[..]);
+    }
+    let silence: Vec<&gst::Buffer> = aout
+        .iter()
+        .filter(|b| b.pts().unwrap() >= real_a_end)
+        .collect();
+    // More than a second of silence, back to back, all the same frame.
+    assert!(silence.len() >= 50, "{} silent frames", silence.len());
+    for w in silence.windows(2) {
+        assert_eq!(
+            (w[1].pts().unwrap() - w[0].pts().unwrap()).nseconds(),
+            aframe
+        );
+        assert_eq!(
+            w[0].map_readable().unwrap().as_slice(),
+            w[1].map_readable().unwrap().as_slice()
+        );
+    }
+    // Timestamps only go forward.
+    for out in [&vout, &aout] {
+        for w in out.windows(2) {
+            assert!(w[1].pts().unwrap() > w[0].pts().unwrap());
+        }
+    }
+}
