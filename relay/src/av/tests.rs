@@ -313,3 +313,70 @@ fn while_no_input_is_healthy_the_last_picture_and_silence_go_out() {
         }
     }
 }
+
+/// The ladder's encoders make their keyframes where the input has them, and the
+/// decoder starts at the input's first keyframe (frames before it are dropped).
+#[test]
+fn ladder_keyframes_follow_the_input() {
+    crate::init().unwrap();
+    for f in ["x264enc", "avdec_h264", "h264parse"] {
+        if gst::ElementFactory::find(f).is_none() {
+            eprintln!("skipped: {f} missing");
+            return;
+        }
+    }
+    // Keyframes at frames 0, 7, 14, 21, 28; the stream starts at frame 3.
+    let input: Vec<gst::Sample> = encode(
+        "videotestsrc num-buffers=32 ! video/x-raw,width=64,height=48,framerate=25/1 \
+         ! x264enc key-int-max=7 tune=zerolatency ! h264parse \
+         ! video/x-h264,stream-format=avc,alignment=au ! appsink name=out sync=false",
+    )
+    .into_iter()
+    .skip(3)
+    .collect();
+    let p = gst::parse::launch(
+        "appsrc name=src format=time ! avdec_h264 name=dec ! videoconvert \
+         ! x264enc name=enc key-int-max=300 tune=zerolatency speed-preset=ultrafast \
+         ! appsink name=out sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let by = |n: &str| p.by_name(n).unwrap();
+    force_keyframes(&by("dec"), &[by("enc")]).unwrap();
+    let src = by("src").downcast::<gst_app::AppSrc>().unwrap();
+    src.set_caps(input[0].caps().map(|c| c.to_owned()).as_ref());
+    let sink = by("out").downcast::<gst_app::AppSink>().unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let mut keys_in = Vec::new();
+    for (i, s) in input.iter().enumerate() {
+        let mut b = s.buffer().unwrap().copy();
+        let t = gst::ClockTime::from_mseconds(i as u64 * 40);
+        if !b.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            keys_in.push(t);
+        }
+        let m = b.make_mut();
+        m.set_pts(t);
+        m.set_dts(t);
+        src.push_buffer(b).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let mut out = Vec::new();
+    while let Ok(s) = sink.pull_sample() {
+        let b = s.buffer().unwrap();
+        // (x264enc moves its timestamps by 1000 h, and its segment with them.)
+        let seg = s
+            .segment()
+            .unwrap()
+            .downcast_ref::<gst::ClockTime>()
+            .unwrap();
+        let rt = seg.to_running_time(b.pts().unwrap()).unwrap();
+        out.push((rt, !b.flags().contains(gst::BufferFlags::DELTA_UNIT)));
+    }
+    p.set_state(gst::State::Null).unwrap();
+    assert_eq!(keys_in.len(), 4, "{keys_in:?}");
+    // The first output frame is the first input keyframe's.
+    assert_eq!(out.first().map(|o| o.0), keys_in.first().copied());
+    let keys_out: Vec<gst::ClockTime> = out.iter().filter(|o| o.1).map(|o| o.0).collect();
+    assert_eq!(keys_out, keys_in, "{out:?}");
+}
