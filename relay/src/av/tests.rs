@@ -327,7 +327,7 @@ fn ladder_keyframes_follow_the_input() {
     }
     // Keyframes at frames 0, 7, 14, 21, 28; the stream starts at frame 3.
     let input: Vec<gst::Sample> = encode(
-        "videotestsrc num-buffers=32 ! video/x-raw,width=64,height=48,framerate=25/1 \
+        "videotestsrc num-buffers=32 ! video/x-raw,width=160,height=120,framerate=25/1 \
          ! x264enc key-int-max=7 tune=zerolatency ! h264parse \
          ! video/x-h264,stream-format=avc,alignment=au ! appsink name=out sync=false",
     )
