@@ -89,8 +89,8 @@ struct Audio {
 struct Video {
     keyframe: Option<gst::Buffer>,
     grid: Grid,
-    /// The last frame's PTS.
-    last_pts: Option<u64>,
+    /// The last frame's decoding timestamp (DTS, else PTS).
+    last_dts: Option<u64>,
 }
 
 /// FLV carries milliseconds: each video frame goes out in a later millisecond than
@@ -99,15 +99,16 @@ struct Video {
 /// would get the same timestamp.)
 const MS: u64 = 1_000_000;
 
-/// The PTS a frame at `pts` goes out with after one at `last`: unchanged if it is in
-/// a later millisecond, else the middle of the next millisecond (a later one whether
-/// the muxer truncates or rounds to milliseconds).
-pub(crate) fn after(last: Option<u64>, pts: u64) -> u64 {
+/// The decoding timestamp (DTS: what FLV's tag timestamp is) a frame at `ts` goes
+/// out with after one at `last`: unchanged if it is in a later millisecond, else the
+/// middle of the next millisecond (a later one whether the muxer truncates or rounds
+/// to milliseconds).
+pub(crate) fn after(last: Option<u64>, ts: u64) -> u64 {
     match last {
-        Some(l) if pts / MS <= l / MS || (pts + MS / 2) / MS <= (l + MS / 2) / MS => {
-            pts.max((l / MS + 1) * MS + MS / 2)
+        Some(l) if ts / MS <= l / MS || (ts + MS / 2) / MS <= (l + MS / 2) / MS => {
+            ts.max((l / MS + 1) * MS + MS / 2)
         }
-        _ => pts,
+        _ => ts,
     }
 }
 
@@ -192,7 +193,7 @@ pub(crate) fn install(
     let video = Arc::new(Mutex::new(Video {
         keyframe: None,
         grid: Grid::new(STILL_INTERVAL_NS, false),
-        last_pts: None,
+        last_dts: None,
     }));
     let switch = video_switch.downgrade();
     vpad.add_probe(
@@ -200,16 +201,21 @@ pub(crate) fn install(
         move |pad, info| {
             let mut v = video.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(buf) = info.buffer_mut() {
-                if let Some(pts) = buf.pts().map(gst::ClockTime::nseconds) {
-                    let out = after(v.last_pts, pts);
-                    if out != pts {
+                // Decode order: DTS (PTS when there is none; with B-frames PTS is
+                // not monotonic). A frame moved later keeps its PTS - DTS.
+                if let Some(d) = buf.dts().or(buf.pts()).map(gst::ClockTime::nseconds) {
+                    let out = after(v.last_dts, d);
+                    if out != d {
+                        let shift = out - d;
                         let b = buf.make_mut();
-                        b.set_pts(gst::ClockTime::from_nseconds(out));
-                        if b.dts().is_some_and(|d| d.nseconds() < out) {
-                            b.set_dts(gst::ClockTime::from_nseconds(out));
+                        if let Some(dts) = b.dts() {
+                            b.set_dts(dts + gst::ClockTime::from_nseconds(shift));
+                        }
+                        if let Some(pts) = b.pts() {
+                            b.set_pts(pts + gst::ClockTime::from_nseconds(shift));
                         }
                     }
-                    v.last_pts = Some(out);
+                    v.last_dts = Some(out);
                 }
                 if let Some(end) = span(buf) {
                     v.grid.data(end);
