@@ -232,7 +232,9 @@ fn force_keyframes(decoder: &gst::Element, encoders: &[gst::Element]) -> Result<
             if buf.flags().contains(gst::BufferFlags::DELTA_UNIT) {
                 // Frames before the first keyframe would decode to grey pictures.
                 if !keyframe_seen.load(Ordering::Relaxed) {
-                    return gst::PadProbeReturn::Drop;
+                    // (Handled: the binding releases it; Drop left GStreamer
+                    // releasing a NULL buffer, a CRITICAL each time.)
+                    return gst::PadProbeReturn::Handled;
                 }
             } else {
                 keyframe_seen.store(true, Ordering::Relaxed);
