@@ -57,11 +57,12 @@ faults-long: $(TEST_DEPS) build
 
 # The relay's A/V stations through every issue-9 case (scripts/e2e-video.sh; make
 # test runs crash, latency and restore): also manual switches over HTTP, DSL drop,
-# backup 15 s late, 4 s GOP, both inputs down; three batches, about 2.5 minutes.
+# backup 15 s late, 4 s GOP, both inputs down, B-frames; three batches, about 2.5
+# minutes.
 e2e-video-long: $(TEST_DEPS) build
 	bash scripts/e2e-video.sh crash latency restore
 	bash scripts/e2e-video.sh manual dsl late
-	bash scripts/e2e-video.sh gop4 bothdown
+	bash scripts/e2e-video.sh gop4 bothdown bframes
 
 # The video platform's story in about a minute (scripts/demo-video.sh): the switch
 # timeline, contact sheets and timeline plots in target/demo-video/.

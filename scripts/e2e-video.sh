@@ -29,6 +29,9 @@
 #            crashes: red>blue (the late backup was picked up).
 #   gop4     both encoders with a 4 s GOP: red>blue at the primary's crash, froze
 #            at most 4 s; no block.
+#   bframes  both encoders send B-frames (--bframes 2: PTS != DTS); --ladder 360p;
+#            the primary crashes: red>blue; on out every video tag's DTS after the
+#            previous one (out_360p: at most one repeated at the crash, known).
 #   bothdown --ladder 360p; both encoders crash, 8 s later the backup comes back:
 #            the viewers of out and out_360p stay connected through the outage (the
 #            last picture and silence go out), each waits less than 1 s for data.
@@ -298,6 +301,36 @@ case_bothdown() {
     gap=$(sed -n 's/^longest_gap_ms=//p' "$HV_WORK/$v.txt")
     echo "  $c: $v: longest wait for data ${gap} ms (limit 1000 ms)"
     [ "${gap:-99999}" -lt 1000 ] || ok=1
+  done
+  return $ok
+}
+
+case_bframes() {
+  local c=bframes t0 v bad ok=0
+  encoders $c --bframes 2
+  hv_wait_publish $c-primary 30 && hv_wait_publish $c-backup 30 || return 1
+  relay $c --ladder 360p || return 1
+  t0=$(date +%s.%N)
+  hv_viewer $c-out $c-out 26
+  hv_viewer $c-360 $c-out_360p 26
+  at "$t0" 10
+  hv_kill $c-primary
+  hv_wait $c-out
+  hv_wait $c-360
+  hv_stop $c-relay
+  # Known (docs/relay-video.md): at the crash the 360p variant may repeat one
+  # timestamp (the decoder's last reordered frames); the output itself none.
+  local allow v360=1
+  for v in $c-out $c-360; do
+    allow=0
+    [ "$v" = $c-360 ] && allow=$v360
+    check $c $v --switches 'red>blue' --switch-freeze-ms $CRASH_MS \
+      --max-ts-errors $allow || ok=1
+    # FLV tags in decoding order: the DTS of every video tag after the previous.
+    bad=$(ffprobe -v error -select_streams v -show_entries packet=dts_time -of csv=p=0 \
+      "$HV_WORK/$v.flv" | awk 'NF == 0 { next } n0++ && $1 + 0 <= p { n++ } { p = $1 + 0 } END { print n + 0 }')
+    echo "  $c: $v: video tags whose DTS is not after the previous one: $bad (limit $allow)"
+    [ "$bad" -le "$allow" ] || ok=1
   done
   return $ok
 }

@@ -85,6 +85,15 @@ pub fn ladder_string(l: &[Variant]) -> String {
     l.iter().map(Variant::name).collect::<Vec<_>>().join(",")
 }
 
+/// Whether a decoded frame at `pts` (ns) goes on to the variants' encoders after
+/// one at `last`: only in a later millisecond (FLV's unit). At a switch the
+/// incoming keyframe can be moved onto the output position, less than a frame
+/// before the frames that follow it (with B-frames some may even come before it);
+/// encoded again, they would share a timestamp or go back.
+pub(crate) fn decoded_frame_goes_on(last: Option<u64>, pts: u64) -> bool {
+    last.is_none_or(|l| pts / 1_000_000 > l / 1_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +124,15 @@ mod tests {
         assert!(parse_ladder("480p,480p").is_err());
         assert!(parse_ladder("500p").is_err());
         assert!(parse_ladder("hd").is_err());
+    }
+
+    #[test]
+    fn decoded_frames_go_on_in_later_milliseconds() {
+        assert!(decoded_frame_goes_on(None, 0));
+        assert!(decoded_frame_goes_on(Some(1_000_000_000), 1_040_000_000));
+        assert!(!decoded_frame_goes_on(Some(1_000_000_000), 1_000_600_000));
+        assert!(!decoded_frame_goes_on(Some(1_000_000_000), 960_000_000));
+        assert!(decoded_frame_goes_on(Some(1_000_600_000), 1_001_000_000));
     }
 
     #[test]

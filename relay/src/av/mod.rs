@@ -219,7 +219,25 @@ pub(crate) fn build(c: &StationConfig) -> Result<StationPipeline, String> {
 /// every keyframe that enters the decoder is noted, and each encoder is told to make
 /// a keyframe (a `GstForceKeyUnit` event) at the first frame at or after it. Frames
 /// shed by a variant's queue cannot lose a keyframe: the next frame takes it.
+/// Decoded frames go on only in increasing milliseconds
+/// ([`ladder::decoded_frame_goes_on`]).
 fn force_keyframes(decoder: &gst::Element, encoders: &[gst::Element]) -> Result<(), String> {
+    let last = Mutex::new(None::<u64>);
+    decoder
+        .static_pad("src")
+        .ok_or("decoder without src pad")?
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let Some(pts) = info.buffer().and_then(|b| b.pts()) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if ladder::decoded_frame_goes_on(*last, pts.nseconds()) {
+                *last = Some(pts.nseconds());
+                gst::PadProbeReturn::Ok
+            } else {
+                gst::PadProbeReturn::Handled
+            }
+        });
     let pending: Vec<Arc<Mutex<VecDeque<gst::ClockTime>>>> =
         encoders.iter().map(|_| Arc::default()).collect();
     let sink = decoder
