@@ -122,6 +122,19 @@ impl InputModel {
         })
     }
 
+    /// Whether data came after the input's last EOS up to `t` (data before an EOS
+    /// does not vouch for the stream after it: the switch waits for new data).
+    fn data_since_end(&self, t: u64) -> bool {
+        self.marks_until(t)
+            .rev()
+            .find_map(|(_, m)| match m {
+                Mark::Data { .. } => Some(true),
+                Mark::Ended => Some(false),
+                _ => None,
+            })
+            .unwrap_or(false)
+    }
+
     /// Whether the input had ended at `t` (EOS without a new stream since).
     fn ended(&self, t: u64) -> bool {
         self.marks_until(t)
@@ -208,6 +221,7 @@ impl InputModel {
             .any(|(at, m)| *at + SLACK > lo && *at <= hi && !matches!(m, Mark::Data { .. }));
         fresh(lo)
             && fresh(hi)
+            && self.data_since_end(hi)
             && !disturbed
             && !self.ended(hi)
             && !self.caps_bad(hi)
@@ -305,5 +319,14 @@ mod tests {
         assert!(!m.had_data_within(1000 * MS, 1500 * MS));
         m.mark(3000 * MS, Mark::Ended);
         assert!(m.surely_unhealthy(3000 * MS, 3010 * MS, timeout).is_some());
+        // Back from the EOS (flush): not vouched for by the data before it...
+        m.mark(3010 * MS, Mark::Flush);
+        m.mark(3010 * MS, Mark::NewStream);
+        assert!(!m.surely_healthy(3050 * MS, 3060 * MS, timeout, None));
+        // ...only by new data.
+        for (t, mk) in flowing(3100 * MS, 3300 * MS).marks {
+            m.mark(t, mk);
+        }
+        assert!(m.surely_healthy(3250 * MS, 3260 * MS, timeout, None));
     }
 }

@@ -14,7 +14,7 @@
 //! killed (SIGTERM closes every connection: Icecast ends those mounts).
 
 use gst_failover_relay::url;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -93,17 +93,7 @@ fn connect(host: &str, port: u16, mount: &str, auth: &str) -> Result<TcpStream, 
     );
     s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
     let mut r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
-    let mut status = String::new();
-    r.read_line(&mut status).map_err(|e| e.to_string())?;
-    if status.split_whitespace().nth(1) != Some("200") {
-        return Err(format!("server answered '{}'", status.trim()));
-    }
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 || line.trim().is_empty() {
-            break;
-        }
-    }
+    failover_testkit::expect_ok_head(&mut r)?;
     Ok(s)
 }
 

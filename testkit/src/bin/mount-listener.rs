@@ -13,8 +13,7 @@
 //! connected=true|false first_data_s=...` (stdout and `--summary`).
 
 use gst_failover_relay::{config, url};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,30 +33,6 @@ struct Stats {
     first_data: Option<Duration>,
 }
 
-fn open(u: &url::Url) -> Result<BufReader<TcpStream>, String> {
-    let mut s = TcpStream::connect((u.host.as_str(), u.port)).map_err(|e| e.to_string())?;
-    let req = format!(
-        "GET {} HTTP/1.0\r\nHost: {}:{}\r\nUser-Agent: mount-listener\r\nIcy-MetaData: 0\r\n\r\n",
-        u.path, u.host, u.port
-    );
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_millis(500)))
-        .map_err(|e| e.to_string())?;
-    let mut r = BufReader::new(s);
-    let mut status = String::new();
-    r.read_line(&mut status).map_err(|e| e.to_string())?;
-    if status.split_whitespace().nth(1) != Some("200") {
-        return Err(format!("server answered '{}'", status.trim()));
-    }
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 || line.trim().is_empty() {
-            break;
-        }
-    }
-    Ok(r)
-}
-
 fn listen(
     u: url::Url,
     gap: Duration,
@@ -67,13 +42,14 @@ fn listen(
 ) {
     let mut buf = vec![0u8; 16384];
     while !stop.load(Ordering::Relaxed) {
-        let mut r = match open(&u) {
-            Ok(r) => r,
-            Err(_) => {
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            }
-        };
+        let mut r =
+            match failover_testkit::get_mount(&u, "mount-listener", Duration::from_millis(500)) {
+                Ok(r) => r,
+                Err(_) => {
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            };
         if let Ok(mut s) = st.lock() {
             s.connected = true;
         }

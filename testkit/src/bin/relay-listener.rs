@@ -16,8 +16,7 @@ use gst::glib;
 use gst::prelude::*;
 use gst_failover_relay::{config, signals, url};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -214,31 +213,6 @@ fn parse_opts() -> Result<Option<Opts>, String> {
     Ok(Some(o))
 }
 
-/// `GET` the mount; returns the stream positioned at the body.
-fn open_stream(u: &url::Url) -> Result<BufReader<TcpStream>, String> {
-    let mut s = TcpStream::connect((u.host.as_str(), u.port)).map_err(|e| e.to_string())?;
-    let req = format!(
-        "GET {} HTTP/1.0\r\nHost: {}:{}\r\nUser-Agent: relay-listener\r\nIcy-MetaData: 0\r\n\r\n",
-        u.path, u.host, u.port
-    );
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(15)))
-        .map_err(|e| e.to_string())?;
-    let mut r = BufReader::new(s);
-    let mut status = String::new();
-    r.read_line(&mut status).map_err(|e| e.to_string())?;
-    if status.split_whitespace().nth(1) != Some("200") {
-        return Err(format!("server answered '{}'", status.trim()));
-    }
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).map_err(|e| e.to_string())? == 0 || line.trim().is_empty() {
-            break;
-        }
-    }
-    Ok(r)
-}
-
 fn main() {
     if let Err(e) = run() {
         eprintln!("relay-listener: {e}");
@@ -309,7 +283,11 @@ fn run() -> Result<(), String> {
             let started = Instant::now();
             let mut buf = vec![0u8; 16384];
             while !stop.load(Ordering::Relaxed) {
-                let mut r = match open_stream(&url) {
+                let mut r = match failover_testkit::get_mount(
+                    &url,
+                    "relay-listener",
+                    Duration::from_secs(15),
+                ) {
                     Ok(r) => r,
                     Err(e) => {
                         let ever = stats.lock().map(|s| s.connected_once).unwrap_or(true);
