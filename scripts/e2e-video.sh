@@ -97,8 +97,8 @@ at() {
 }
 
 # relay NAME ARGS...: the relay of case NAME (streams NAME-primary, NAME-backup,
-# NAME-out), started once the primary publishes; waits for its output and for 3 s
-# on the primary. Precondition of every case: the relay starts on the primary. On
+# NAME-out), started once the primary publishes; waits for its output's first
+# picture and 3 s more on the primary. Precondition of every case: the relay starts on the primary. On
 # a starved machine an input's first connection can be restarted ("data ahead of
 # its live edge": its start-up burst outlasted the settle time) and the station
 # fails over before the case begins; then the relay is started once more, and the
@@ -111,6 +111,10 @@ relay() {
       --primary "$(hv_url "$c-primary")" --secondary "$(hv_url "$c-backup")" \
       --output "$(hv_url "$c-out")" --timeout 1s --restore-delay 2s "$@"
     hv_wait_publish "$c-out" 30 "$try" || return 1
+    # Published is not playing yet (the station plays once its primary delivers):
+    # wait for a first picture, then 3 s more.
+    timeout 30 ffmpeg -nostdin -v error -i "$(hv_url "$c-out")" -frames:v 1 -f null - ||
+      return 1
     hv_sleep 3
     grep -q ' switch ' "$HV_WORK/$c-events.log" || return 0
     echo "  $c: the relay failed over at start-up ($(grep -m1 ' reconnect ' "$HV_WORK/$c-events.log" | grep -o 'detail=[^ ]*')); restarted at start-up"
