@@ -7,7 +7,7 @@ export GST_PLUGIN_PATH := $(CURDIR)/target/release
 # Never pick up a stale registry from elsewhere.
 export GST_REGISTRY := $(CURDIR)/target/gst-registry.bin
 
-.PHONY: all deps build test unit lint e2e demo bench soak inspect install clean fuzz faults-long
+.PHONY: all deps build test unit lint e2e demo bench soak inspect install clean fuzz faults-long e2e-video-long demo-video
 
 all: build
 
@@ -54,6 +54,20 @@ fuzz: $(TEST_DEPS)
 # set. Measured numbers: target/faults-long.jsonl.
 faults-long: $(TEST_DEPS) build
 	FAULTS_SET=long bash scripts/e2e-faults.sh
+
+# The relay's A/V stations through every issue-9 case (scripts/e2e-video.sh; make
+# test runs crash, latency and restore): also manual switches over HTTP, DSL drop,
+# backup 15 s late, 4 s GOP, both inputs down, B-frames; three batches, about 2.5
+# minutes.
+e2e-video-long: $(TEST_DEPS) build
+	bash scripts/e2e-video.sh crash latency restore
+	bash scripts/e2e-video.sh manual dsl late
+	bash scripts/e2e-video.sh gop4 bothdown bframes
+
+# The video platform's story in about a minute (scripts/demo-video.sh): the switch
+# timeline, contact sheets and timeline plots in target/demo-video/.
+demo-video: $(TEST_DEPS) build
+	bash scripts/demo-video.sh
 
 demo: $(TEST_DEPS) build
 	bash scripts/demo.sh

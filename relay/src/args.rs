@@ -18,7 +18,11 @@ USAGE:
   --secondary URL        secondary (backup) input
   --output URL           icecast://source:PASSWORD@host:port/mount (HTTP PUT source;
                          without :PASSWORD it is read from RELAY_SOURCE_PASSWORD),
-                         or - to write the ADTS stream to stdout
+                         or - to write the ADTS stream to stdout, or
+                         rtmp://host[:port]/app/stream: an A/V station (rtmp:// inputs,
+                         H.264 + AAC passed through, audio and video switched as one)
+  --ladder LIST          A/V station: transcoded variants, e.g. 480p,360p (of 1080p,
+                         720p, 480p, 360p, 240p), each published to OUTPUT_480p, ...
   --setup S              passthrough (AAC frames switched as they are; identical caps
                          required) or decode (decode, healthprobe, loudnessmatch with the
                          secondary matched to the primary, crossfade, encode once)
@@ -33,7 +37,8 @@ USAGE:
                          all), or off [default: auto]
   --timeout D            failoverswitch timeout [default: 1s]
   --restore-delay D      failoverswitch restore-delay [default: 5s]
-  --mode M               primary-preferred or sticky [default: primary-preferred]
+  --mode M               primary-preferred or sticky [default: primary-preferred;
+                         sticky for an A/V station]
   --crossfade D          decode setup: crossfade at a switch [default: 20ms]
   --bitrate N            decode setup: output AAC bitrate in bit/s [default: 128000]
   --encoder E            decode setup: voaacenc (constant bitrate, also in silence) or
@@ -43,7 +48,8 @@ USAGE:
                          no pause at a stall failover (set it to the timeout or more);
                          0: no delay, a pause of about the timeout [default: 0]
   --watchdog D           reconnect an input that stays unhealthy (stalled, late, or
-                         without fresh data) for D [default: 3s]
+                         without fresh data) for D [default: 3s; 11s for an A/V
+                         station: a new RTMP connection may wait a GOP for data]
   --reconnect-delay D    wait before reconnecting a dropped input; attempts that bring
                          no fresh data back off 2x each time... [default: 500ms]
   --reconnect-max D      ...up to D between attempts [default: 2s]

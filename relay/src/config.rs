@@ -119,6 +119,12 @@ pub struct StationConfig {
     /// An input unhealthy (stalled, late, or connected without fresh data) for
     /// this long is reconnected.
     pub watchdog: Duration,
+    /// A/V stations (`rtmp://` output): the transcoding ladder (`av::ladder`).
+    pub ladder: Vec<crate::av::ladder::Variant>,
+    /// `mode`, `watchdog` were set explicitly (else an A/V station has its own
+    /// defaults: sticky, [`AV_WATCHDOG`]).
+    pub mode_set: bool,
+    pub watchdog_set: bool,
 }
 
 impl StationConfig {
@@ -145,12 +151,21 @@ impl StationConfig {
             reconnect_delay: Duration::from_millis(500),
             reconnect_max: Duration::from_secs(2),
             watchdog: Duration::from_secs(3),
+            ladder: Vec::new(),
+            mode_set: false,
+            watchdog_set: false,
         }
     }
 }
 
 /// Reconnections are never closer than this (nothing spins).
 pub const MIN_RECONNECT: Duration = Duration::from_millis(100);
+
+/// An A/V station's default `watchdog`: an RTMP server that starts a player at a
+/// keyframe (nginx-rtmp `wait_key on`) sends a new connection nothing for up to one
+/// GOP; the platform allows GOPs up to 10 s. A shorter watchdog would reconnect such
+/// a connection before its first data, again and again.
+pub const AV_WATCHDOG: Duration = Duration::from_secs(11);
 
 /// The id of the station of a single-station command line without `--id`.
 pub const DEFAULT_ID: &str = "relay";
@@ -175,6 +190,7 @@ pub const OPTIONS: [&str; 17] = [
     "reconnect-delay",
     "reconnect-max",
     "watchdog",
+    "ladder",
 ];
 
 impl StationConfig {
@@ -202,7 +218,18 @@ impl StationConfig {
             }
             "primary" => self.primary = value.into(),
             "secondary" => self.secondary = value.into(),
-            "output" => self.output = value.into(),
+            "output" => {
+                self.output = value.into();
+                if crate::output::rtmp::is_rtmp(value) {
+                    // The video platform's policy: an A/V station stays on the backup.
+                    if !self.mode_set {
+                        self.mode = "sticky".into();
+                    }
+                    if !self.watchdog_set {
+                        self.watchdog = AV_WATCHDOG;
+                    }
+                }
+            }
             "setup" => self.setup = Setup::parse(value)?,
             "measure" => self.measure = Measure::parse(value)?,
             "align" => {
@@ -219,6 +246,7 @@ impl StationConfig {
                     return Err(format!("'{value}' (primary-preferred or sticky)"));
                 }
                 self.mode = value.into();
+                self.mode_set = true;
             }
             "crossfade" => self.crossfade = parse_duration(value)?,
             "bitrate" => {
@@ -237,7 +265,11 @@ impl StationConfig {
             "latency" => self.latency = parse_duration(value)?,
             "reconnect-delay" => self.reconnect_delay = parse_duration(value)?.max(MIN_RECONNECT),
             "reconnect-max" => self.reconnect_max = parse_duration(value)?,
-            "watchdog" => self.watchdog = parse_duration(value)?,
+            "watchdog" => {
+                self.watchdog = parse_duration(value)?;
+                self.watchdog_set = true;
+            }
+            "ladder" => self.ladder = crate::av::ladder::parse_ladder(value)?,
             other => return Err(format!("unknown option '{other}'")),
         }
         Ok(())
@@ -308,6 +340,7 @@ mod tests {
                 "mode" => "sticky",
                 "bitrate" => "64000",
                 "encoder" => "avenc_aac",
+                "ladder" => "480p,360p",
                 "timeout" | "restore-delay" | "crossfade" | "latency" | "reconnect-delay"
                 | "reconnect-max" | "watchdog" => "250ms",
                 _ => "x",
@@ -320,7 +353,9 @@ mod tests {
         assert!(!c.align);
         assert_eq!(c.reconnect_delay, Duration::from_millis(250));
         assert_eq!(c.bitrate, 64000);
+        assert_eq!(crate::av::ladder::ladder_string(&c.ladder), "480p,360p");
         for (key, bad) in [
+            ("ladder", "500p"),
             ("id", "a b"),
             ("id", ""),
             ("setup", "transcode"),

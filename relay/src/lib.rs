@@ -15,6 +15,7 @@
 //! - `pipeline`: the station's pipeline for the `passthrough` and `decode` setups;
 //! - `align`: passthrough alignment (the decoded side branches measured, the
 //!   switch's offset written);
+//! - [`av`]: A/V stations (RTMP in and out, grouped switches, the ladder);
 //! - `input`: input kinds (`http://`), the branches' live edge and reconnection;
 //! - `output`: output kinds (Icecast source client, stdout) and the passthrough
 //!   keep-alive;
@@ -25,6 +26,7 @@
 pub(crate) mod align;
 pub mod app;
 pub mod args;
+pub mod av;
 pub mod config;
 pub mod http;
 pub(crate) mod input;

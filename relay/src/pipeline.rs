@@ -146,6 +146,12 @@ impl StationPipeline {
     /// Parses the inputs and builds the main pipeline (its inputs are started by
     /// the station, see `input::Input`).
     pub(crate) fn build(c: &StationConfig) -> Result<StationPipeline, String> {
+        if crate::av::is_av(c) {
+            return crate::av::build(c);
+        }
+        if !c.ladder.is_empty() {
+            return Err("ladder: only an A/V station (rtmp:// output) has a ladder".into());
+        }
         let kinds = [
             InputKind::parse(&c.primary).map_err(|e| format!("--primary: {e}"))?,
             InputKind::parse(&c.secondary).map_err(|e| format!("--secondary: {e}"))?,

@@ -11,6 +11,8 @@
 #     --vbitrate R      video bitrate (800k)
 #     --abitrate R      audio bitrate (128k)
 #     --rate HZ         audio sample rate (48000)
+#     --bframes N       B-frames between reference frames (0: none, as live encoders
+#                       with zerolatency; 2: reordered video, PTS != DTS, like OBS's default)
 #     --duration S      stop after S seconds (a file: encoded as fast as possible)
 #     --k0 K            first frame's programme index (default: now; the same K0 for two
 #                       files gives the same programme)
@@ -25,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 url=${1:?usage: encoder.sh URL [--colour NAME] [--gop S] [--level L] ...}
 shift
 colour=red label="" gop=2 align=0 level=3.1 profile=main vbr=800k abr=128k rate=48000
-duration="" k0=""
+duration="" k0="" bframes=0
 while [ $# -gt 0 ]; do
   case $1 in
   --colour) colour=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
   --vbitrate) vbr=$2; shift 2 ;;
   --abitrate) abr=$2; shift 2 ;;
   --rate) rate=$2; shift 2 ;;
+  --bframes) bframes=$2; shift 2 ;;
   --duration) duration=$2; shift 2 ;;
   --k0) k0=$2; shift 2 ;;
   *) echo "encoder.sh: unknown option $1" >&2; exit 2 ;;
@@ -66,7 +69,7 @@ encode() {
     -f lavfi -i "aevalsrc=exprs='$ae':s=$rate:c=mono" \
     "${limit[@]}" -map 0:v -map 1:a \
     -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p \
-    -profile:v "$profile" -level:v "$level" \
+    -bf "$bframes" -profile:v "$profile" -level:v "$level" \
     -b:v "$vbr" -maxrate "$vbr" -bufsize "$vbr" "${keys[@]}" \
     -c:a aac -b:a "$abr" -ar "$rate" -ac 2 \
     -f flv "$@"

@@ -6,14 +6,15 @@
 //!   ([`icecast`]);
 //! - `-`: the stream on stdout.
 //!
-//! An output that GStreamer writes itself (RTMP through `flvmux ! rtmp2sink`, for
-//! A/V) would be a `Target` whose pipeline tail is that sink instead of the appsink,
-//! with no writer thread.
+//! - `rtmp://host/app/stream` ([`rtmp`]): written by the pipeline itself
+//!   (`flvmux ! rtmp2sink`, an A/V station, see `av`); the output only counts what
+//!   reaches the sink, its writer thread has nothing to do.
 //!
 //! [`keepalive`] keeps an encoded output's connection busy while no input is healthy.
 
 pub(crate) mod icecast;
 pub(crate) mod keepalive;
+pub(crate) mod rtmp;
 
 use crate::url::Url;
 use gst::prelude::*;
@@ -54,14 +55,22 @@ impl OutputStats {
 /// Where the bytes go.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Icecast { url: Url, content_type: String },
+    Icecast {
+        url: Url,
+        content_type: String,
+    },
     Stdout,
+    /// Written by the pipeline's `rtmp2sink`.
+    Rtmp,
 }
 
 impl Target {
     pub fn parse(s: &str, content_type: &str) -> Result<Target, String> {
         if s == "-" {
             return Ok(Target::Stdout);
+        }
+        if rtmp::is_rtmp(s) {
+            return Ok(Target::Rtmp);
         }
         let url = Url::parse(s)?;
         if url.user.is_none() {
@@ -134,8 +143,13 @@ impl Output {
         self.handle.clone()
     }
 
-    /// Feeds every buffer that reaches `appsink` (emit-signals=true) to the writer.
+    /// Feeds every buffer that reaches `appsink` (emit-signals=true) to the writer;
+    /// a sink that writes itself (`rtmp2sink`) has its bytes counted.
     pub fn attach(&self, appsink: &gst::Element) {
+        if appsink.factory().is_some_and(|f| f.name() != "appsink") {
+            rtmp::count_bytes(appsink, self.stats.clone());
+            return;
+        }
         let out = self.handle();
         appsink.connect("new-sample", false, move |vals| {
             let sink = vals.first()?.get::<gst::Element>().ok()?;
@@ -174,6 +188,7 @@ fn write_loop(target: Target, rx: Receiver<Vec<u8>>, stats: Arc<OutputStats>) {
         Target::Icecast { url, content_type } => {
             icecast::write_loop(&url, &content_type, rx, &stats);
         }
+        Target::Rtmp => for _ in rx {},
     }
 }
 

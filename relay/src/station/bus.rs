@@ -22,6 +22,11 @@ impl Station {
         match msg.view() {
             MessageView::Element(e) => {
                 let s = e.structure()?;
+                // An A/V station's audio switch follows the video switch (one
+                // group): its messages would count every switch twice.
+                if src_name(msg) == crate::av::AUDIO_SWITCH {
+                    return None;
+                }
                 match s.name().as_str() {
                     "failover-switched" => self.on_switched(s),
                     "failover-input-health" => self.on_input_health(s),

@@ -130,7 +130,8 @@ impl Station {
         };
         output.attach(&pipe.appsink);
         let keepalive_frames = Arc::new(AtomicU64::new(0));
-        if config.setup == Setup::Passthrough {
+        // (An A/V station fills its outages itself: `av::filler`.)
+        if config.setup == Setup::Passthrough && !crate::av::is_av(&config) {
             keepalive::install(&pipe.appsink, output.handle(), keepalive_frames.clone());
         }
         // The clock and base time are fixed now, so that the inputs' connections can

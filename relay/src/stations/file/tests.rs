@@ -252,7 +252,10 @@ fn the_shipped_example_parses() {
     let env = |n: &str| (n == "ICECAST_SOURCE_PASSWORD").then(|| "example-pw".to_string());
     let f = parse(text, "stations.example.toml", &env).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = f.stations.iter().map(|s| s.config.id.as_str()).collect();
-    assert_eq!(ids, ["jazz", "news", "talk"]);
+    assert_eq!(ids, ["jazz", "news", "talk", "show"]);
+    // The A/V station: sticky by default, with its ladder.
+    assert_eq!(f.stations[3].config.mode, "sticky");
+    assert_eq!(f.stations[3].config.ladder.len(), 2);
     assert_eq!(
         f.stations[1].config.output,
         "icecast://source:example-pw@10.0.0.20:8000/news.aac"
