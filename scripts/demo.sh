@@ -79,8 +79,11 @@ echo
 times=$(awk -v r="$rec_start" '$2 == "switch" { printf "%.1f ", $1 - r }' "$H_WORK/relay-events.txt")
 if [ -n "$times" ]; then
   echo
+  # Decode: sample-exact (5 ms bound); passthrough switches whole AAC frames (21.3 ms).
+  jump=5
+  [ "$SETUP" = passthrough ] && jump=21.4
   echo "programme continuity at each switch (recording times $times; the secondary is 700 ms later):"
-  /usr/bin/python3 scripts/icecast/markers.py "$H_WORK/heard.wav" --around $times --window 3 --max-jump-ms 5 |
+  /usr/bin/python3 scripts/icecast/markers.py "$H_WORK/heard.wav" --around $times --window 3 --max-jump-ms $jump |
     grep -E "^around|^programme jump|^OK|^FAIL" || true
 fi
 echo "logs: $OUT/"

@@ -172,7 +172,7 @@ pub const DEFAULT_ID: &str = "relay";
 
 /// The per-station options, by their command-line name without `--` (the same name
 /// is the key in a stations file): what [`StationConfig::set`] understands.
-pub const OPTIONS: [&str; 17] = [
+pub const OPTIONS: [&str; 18] = [
     "id",
     "primary",
     "secondary",
