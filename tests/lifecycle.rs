@@ -391,3 +391,53 @@ fn a_timeout_shorter_than_the_buffers_is_raised_with_one_warning() {
         "{w:?}"
     );
 }
+
+#[test]
+fn time_paused_does_not_count_towards_the_restore_hold_off() {
+    let mut t = Live::new(&[
+        ("timeout", ms(100).into()),
+        ("restore-delay", ms(500).into()),
+        ("crossfade", 0u64.into()),
+    ]);
+    // The primary is out from 1.0 s to 1.5 s; at 1.6 s it has 100 ms of its 500 ms
+    // hold-off behind it.
+    for i in 0..=160 {
+        let now = i * 10;
+        t.tick(now, !(1000..1500).contains(&now), true);
+    }
+    assert_eq!(
+        t.switches(),
+        vec![("primary".into(), "secondary".into(), "timeout".into())]
+    );
+    // Paused for 3.4 s of clock time; a verdict on the secondary makes the switch
+    // decide while paused: the primary has still had only 100 ms.
+    t.element.set_state(gst::State::Paused).unwrap();
+    t.hp.set_time(gst::ClockTime::from_mseconds(5000)).unwrap();
+    t.hs.push_event(gstfailover::health_event::new_event(true, "ok"));
+    assert!(t.switches().is_empty(), "{:?}", t.switches());
+    // Back to PLAYING with running time going on where it stopped (as a pipeline
+    // does): 400 ms of the hold-off remain, so the restore comes at 2.0 s of
+    // running time (5.4 s of clock), not earlier and not much later.
+    let pause = gst::ClockTime::from_mseconds(3400);
+    let base = t.element.base_time().unwrap_or(gst::ClockTime::ZERO);
+    t.element.set_base_time(base + pause);
+    t.element.set_state(gst::State::Playing).unwrap();
+    let mut restored = None;
+    for i in 161..=260 {
+        let rt = i * 10;
+        t.hp.set_time(gst::ClockTime::from_mseconds(rt) + base + pause)
+            .unwrap();
+        let _ = t.hp.push(audio_buffer(rt, PRIMARY));
+        let _ = t.hs.push(audio_buffer(rt, SECONDARY));
+        let sw = t.switches();
+        if !sw.is_empty() {
+            assert_eq!(
+                sw,
+                vec![("secondary".into(), "primary".into(), "restored".into())]
+            );
+            restored.get_or_insert(rt);
+        }
+    }
+    let at = restored.expect("the primary is restored after its hold-off");
+    assert!((2000..=2020).contains(&at), "restored at {at} ms");
+}

@@ -423,10 +423,15 @@ impl State {
     }
 
     /// Time base of the restore hold-off: the clock when live, else the primary's
-    /// running time.
+    /// running time. Live and paused (after PLAYING), it stands still at the pause:
+    /// time spent paused never counts towards a hold-off (PAUSED -> PLAYING moves
+    /// the hold-offs on by the pause).
     pub fn policy_now(&self, clock_now: Option<u64>) -> u64 {
         if self.live() {
-            clock_now.unwrap_or(0)
+            match self.paused_at.filter(|_| !self.playing) {
+                Some(paused_at) => paused_at,
+                None => clock_now.unwrap_or(0),
+            }
         } else {
             self.pad(Input::Primary).position.unwrap_or(0)
         }
