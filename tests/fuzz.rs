@@ -142,7 +142,7 @@ impl Run {
                 InputModel::new(c.media.unit()),
                 InputModel::new(c.media.unit()),
             ],
-            out: OutputCheck::new(c.media),
+            out: OutputCheck::new(c.media, c.timeout_ms * MS),
             sw: SwitchCheck::new(Policy {
                 timeout: c.timeout_ms * MS,
                 restore_delay: c.restore_ms * MS,
@@ -486,7 +486,7 @@ impl Run {
             );
         }
         if std::env::var_os("FUZZ_VERBOSE").is_some_and(|v| v == "2") {
-            for (pts, x) in &self.out.raw {
+            for (pts, _, x) in &self.out.raw {
                 let class = |v: f32| match v {
                     check::PRIMARY_VALUE => 'P',
                     check::SECONDARY_VALUE => 'S',
@@ -659,6 +659,26 @@ const KNOWN: &[(Inv, &str)] = &[
         "Case { media: Raw, timeout_ms: 100, restore_ms: 0, sticky: false, crossfade_ms: 20, \
          rigid_sink: false, steps: [Caps(P, Incompatible), Stall(S), Advance(10), Manual(P), \
          Caps(P, Normal), Skew(P, 4)] }",
+    ),
+    // Decided while paused: the pause counted towards the primary's hold-off.
+    (
+        Inv::RestoreDelay,
+        "Case { media: Raw, timeout_ms: 100, restore_ms: 200, sticky: false, crossfade_ms: 0, \
+         rigid_sink: false, steps: [Pause, Caps(P, Incompatible), Caps(P, Normal), Advance(20), \
+         Health(true)] }",
+    ),
+    // Both inputs move to 44.1 kHz at start-up: the output format is handed over.
+    (
+        Inv::OutputCaps,
+        "Case { media: Raw, timeout_ms: 300, restore_ms: 0, sticky: false, crossfade_ms: 0, \
+         rigid_sink: false, steps: [Caps(S, Incompatible), Caps(P, Incompatible)] }",
+    ),
+    // A crossfade interrupted by a hole of the incoming input goes on after it.
+    (
+        Inv::OneInput,
+        "Case { media: Raw, timeout_ms: 100, restore_ms: 0, sticky: false, crossfade_ms: 20, \
+         rigid_sink: false, steps: [Skew(P, -3), Caps(P, Incompatible), Advance(1), Skew(S, 5), \
+         Advance(1)] }",
     ),
     // The secondary's new caps are refused by a rigid downstream, so its data stops
     // with the primary's: at the primary's timeout the element switches to the

@@ -4,7 +4,7 @@
 
 use gst::prelude::*;
 
-use super::model::{InputModel, MS, Media};
+use super::model::{CapsKind, InputModel, MS, Media};
 use super::rig::Out;
 
 /// The invariants, each a real check that can fail.
@@ -146,6 +146,18 @@ pub const SECONDARY_MISMATCH: f32 = -0.5;
 pub fn from_mismatch(x: f32) -> bool {
     x.abs() > PRIMARY_VALUE * 1.001
 }
+
+/// After a hand-over of the output format (see `OutputCheck::handed_over`) the
+/// inputs' data in the new format (`PRIMARY_MISMATCH`, `SECONDARY_MISMATCH`) is
+/// their normal data, and data in the first format is the mismatch: whether
+/// `samples` carry such data. Fades and crossfades change the value from sample to
+/// sample, so two equal neighbours at ±`PRIMARY_VALUE` are data of the old format.
+fn old_format_in(samples: &[f32]) -> Option<f32> {
+    samples
+        .windows(2)
+        .find(|w| w[0] == w[1] && w[0].abs() == PRIMARY_VALUE)
+        .map(|w| w[0])
+}
 /// First byte of an encoded unit: the primary, the secondary, and each of them
 /// while its caps do not match the output.
 pub const UNIT_TAGS: [u8; 4] = [b'P', b'S', b'p', b's'];
@@ -159,19 +171,34 @@ pub struct OutputCheck {
     flushed: bool,
     first_caps: Option<gst::Caps>,
     pub eos: bool,
-    /// Raw audio: (pts, samples) of every buffer, for the end-of-case check.
-    pub raw: Vec<(u64, Vec<f32>)>,
+    /// Raw audio: (pts, duration, samples) of every buffer, for the end-of-case
+    /// check. After a hand-over of the format the samples are scaled by 1/2, so
+    /// that the inputs' data in the new format reads as `PRIMARY_VALUE` and
+    /// `SECONDARY_VALUE` there too.
+    pub raw: Vec<(u64, u64, Vec<f32>)>,
     /// The input the last output data surely came from.
     last_source: Option<usize>,
     /// Sample rate of the current output caps (raw).
     rate: u64,
     /// A FLUSH_START went out and no FLUSH_STOP after it (yet).
     pub flushing: bool,
+    /// The element's `timeout`: the output format is settled once this much output
+    /// went out since its first data; before that, a failing input may hand the
+    /// output format over to the other input (the element's start-up hand-over).
+    timeout: u64,
+    /// Start of the first output data (since the last flush that reset time).
+    first_pts: Option<u64>,
+    /// The output is in the other format (`CapsKind::Incompatible`'s) after a
+    /// legitimate hand-over.
+    pub handed_over: bool,
 }
 
 impl OutputCheck {
-    pub fn new(media: Media) -> Self {
+    pub fn new(media: Media, timeout: u64) -> Self {
         OutputCheck {
+            timeout,
+            first_pts: None,
+            handed_over: false,
             media,
             end: None,
             segments: 0,
@@ -270,24 +297,36 @@ impl OutputCheck {
                         ),
                     ));
                 }
-                if let Some(x) = samples.iter().find(|&&x| from_mismatch(x)) {
+                let mismatch = if self.handed_over {
+                    old_format_in(&samples)
+                } else {
+                    samples.iter().copied().find(|&x| from_mismatch(x))
+                };
+                if let Some(x) = mismatch {
                     v.push(violation(
                         Inv::CapsEnforced,
                         format!(
                             "buffer at {:.3} ms carries data of the {} from while its caps did not match",
                             pts as f64 / 1e6,
-                            if *x > 0.0 { "primary" } else { "secondary" }
+                            if x > 0.0 { "primary" } else { "secondary" }
                         ),
                     ));
                 }
-                let source = if samples.iter().all(|&x| x == PRIMARY_VALUE) {
+                let (p, s) = if self.handed_over {
+                    (PRIMARY_MISMATCH, SECONDARY_MISMATCH)
+                } else {
+                    (PRIMARY_VALUE, SECONDARY_VALUE)
+                };
+                let source = if samples.iter().all(|&x| x == p) {
                     Some(0)
-                } else if samples.iter().all(|&x| x == SECONDARY_VALUE) {
+                } else if samples.iter().all(|&x| x == s) {
                     Some(1)
                 } else {
                     None
                 };
-                self.raw.push((pts, samples));
+                let scale = if self.handed_over { 0.5 } else { 1.0 };
+                let samples = samples.into_iter().map(|x| x * scale).collect();
+                self.raw.push((pts, duration, samples));
                 source
             }
             Media::Encoded => {
@@ -295,13 +334,19 @@ impl OutputCheck {
                 if map.len() < 9 {
                     None
                 } else {
-                    if map[0] == UNIT_TAGS[2] || map[0] == UNIT_TAGS[3] {
+                    // After a hand-over the tags of mismatch are the normal ones.
+                    let bad = if self.handed_over { 0 } else { 2 };
+                    if map[0] == UNIT_TAGS[bad] || map[0] == UNIT_TAGS[bad + 1] {
                         v.push(violation(
                             Inv::CapsEnforced,
                             format!(
                                 "unit at {} ms is one the {} delivered while its caps did not match",
                                 pts / MS,
-                                if map[0] == UNIT_TAGS[2] { "primary" } else { "secondary" }
+                                if map[0].eq_ignore_ascii_case(&b'p') {
+                                    "primary"
+                                } else {
+                                    "secondary"
+                                }
                             ),
                         ));
                     }
@@ -328,6 +373,7 @@ impl OutputCheck {
                 }
             }
         };
+        self.first_pts.get_or_insert(pts);
         self.span("buffer", (pts, pts + duration), source, inputs, v);
     }
 
@@ -356,7 +402,10 @@ impl OutputCheck {
                 self.flushed = false;
             }
             gst::EventView::FlushStart(_) => self.flushing = true,
-            gst::EventView::FlushStop(_) => {
+            gst::EventView::FlushStop(f) => {
+                if f.resets_time() {
+                    self.first_pts = None;
+                }
                 self.flushing = false;
                 self.flushed = true;
                 self.end = None;
@@ -366,17 +415,39 @@ impl OutputCheck {
                 if let Some(rate) = caps.structure(0).and_then(|s| s.get::<i32>("rate").ok()) {
                     self.rate = u64::try_from(rate).unwrap_or(48_000).max(1);
                 }
-                match &self.first_caps {
-                    None => self.first_caps = Some(caps),
-                    Some(first) => {
-                        if let Some(diff) = format_difference(first, &caps) {
-                            v.push(violation(
-                                Inv::OutputCaps,
-                                format!("output caps changed: {diff}"),
-                            ));
-                        }
-                    }
+                let Some(first) = &self.first_caps else {
+                    self.first_caps = Some(caps);
+                    return;
+                };
+                let diff = format_difference(first, &caps);
+                let other = diff.is_some();
+                if other == self.handed_over {
+                    return;
                 }
+                // A change of format: legitimate only as the start-up hand-over, to
+                // the format an input has, before `timeout` of output went out.
+                let settled = self
+                    .first_pts
+                    .zip(self.end)
+                    .is_some_and(|(a, b)| b.saturating_sub(a) >= self.timeout + self.tolerance());
+                let has = inputs
+                    .iter()
+                    .any(|m| (m.caps == CapsKind::Incompatible) == other);
+                let what = diff.unwrap_or_else(|| format!("back to {first}"));
+                if settled || !has {
+                    v.push(violation(
+                        Inv::OutputCaps,
+                        format!(
+                            "output caps changed{}: {what}",
+                            if settled {
+                                " after the format was settled"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ));
+                }
+                self.handed_over = other;
             }
             gst::EventView::Eos(_) => self.eos = true,
             // A new stream (after EOS) comes with its own segment.
@@ -550,23 +621,33 @@ impl SwitchCheck {
     /// End of case: raw samples come from one input at a time (both, or blends,
     /// only at a switch, blends only with crossfade). The crossfade of a switch
     /// starts at its running time, or (when the incoming input's data starts later)
-    /// where the first sound after it goes out.
-    pub fn check_samples(&self, raw: &[(u64, Vec<f32>)], v: &mut Vec<Violation>) {
+    /// where the first sound after it goes out, and it runs over the first
+    /// `crossfade` of sound after that: silence filled in and holes of the
+    /// incoming input (a skew of its timestamps) do not use it up.
+    pub fn check_samples(&self, raw: &[(u64, u64, Vec<f32>)], v: &mut Vec<Violation>) {
         let fade = self.policy.crossfade;
         let mut windows: Vec<(u64, u64)> = Vec::new();
+        let sound = |x: &[f32]| x.iter().any(|&x| x != 0.0);
         for s in &self.switches {
             windows.push((s.rt.saturating_sub(10 * MS), s.rt + fade + 10 * MS));
-            if let Some((pts, _)) = raw
-                .iter()
-                .find(|(pts, x)| *pts >= s.rt && x.iter().any(|&x| x != 0.0))
-            {
+            let mut after = raw.iter().filter(|(pts, _, x)| *pts >= s.rt && sound(x));
+            if let Some((pts, _, _)) = after.next() {
                 windows.push((pts.saturating_sub(10 * MS), pts + fade + 10 * MS));
+            }
+            // Where the fade ends: after `crossfade` of sound.
+            let mut heard = 0;
+            for (pts, d, _) in raw.iter().filter(|(pts, _, x)| *pts >= s.rt && sound(x)) {
+                if heard >= fade {
+                    break;
+                }
+                heard += d;
+                windows.push((pts.saturating_sub(10 * MS), pts + d + 10 * MS));
             }
         }
         let near_switch =
             |pts: u64, len: u64| windows.iter().any(|&(a, b)| pts <= b && pts + len >= a);
-        for (pts, samples) in raw {
-            let len = samples.len() as u64 * 1_000_000_000 / 48_000;
+        for (pts, len, samples) in raw {
+            let len = *len;
             let (mut p, mut s, mut blend) = (false, false, false);
             for &x in samples {
                 if x == PRIMARY_VALUE {
@@ -634,9 +715,13 @@ mod tests {
     }
 
     fn check(media: Media, items: &[Out]) -> Vec<Inv> {
+        check_with(media, [flowing(1000), flowing(1000)], items)
+    }
+
+    /// With a `timeout` of 100 ms.
+    fn check_with(media: Media, inputs: [InputModel; 2], items: &[Out]) -> Vec<Inv> {
         crate::common::init();
-        let inputs = [flowing(1000), flowing(1000)];
-        let mut c = OutputCheck::new(media);
+        let mut c = OutputCheck::new(media, 100 * MS);
         let mut v = Vec::new();
         for i in items {
             c.item(i, &inputs, &mut v);
@@ -759,7 +844,120 @@ mod tests {
         // raw samples of both inputs in one buffer, far from a switch
         let c = SwitchCheck::new(policy(0, false));
         let mut v = Vec::new();
-        c.check_samples(&[(500 * MS, vec![PRIMARY_VALUE, SECONDARY_VALUE])], &mut v);
+        c.check_samples(
+            &[(500 * MS, 10 * MS, vec![PRIMARY_VALUE, SECONDARY_VALUE])],
+            &mut v,
+        );
+        assert_eq!(v[0].inv, Inv::OneInput);
+    }
+
+    fn raw_caps(rate: i32) -> Out {
+        Out::Event(gst::event::Caps::new(
+            &gst::Caps::builder("audio/x-raw")
+                .field("format", "F32LE")
+                .field("rate", rate)
+                .field("channels", 1)
+                .build(),
+        ))
+    }
+
+    fn raw44(pts_ms: u64, value: f32) -> Out {
+        let Out::Buffer(mut b) = raw(pts_ms, value, 441) else {
+            unreachable!()
+        };
+        b.make_mut().set_duration(gst::ClockTime::from_mseconds(10));
+        Out::Buffer(b)
+    }
+
+    #[test]
+    fn a_format_hand_over_is_allowed_only_at_start_up() {
+        crate::common::init();
+        // both inputs moved to 44.1 kHz
+        let moved = || {
+            let mut m = flowing(1000);
+            m.caps = CapsKind::Incompatible;
+            m
+        };
+        let before = |n: u64| {
+            let mut items = vec![raw_caps(48_000)];
+            items.extend((0..n).map(|i| raw(i * 10, PRIMARY_VALUE, 480)));
+            items.push(raw_caps(44_100));
+            items
+        };
+        // Within the first 100 ms of output: the inputs' data in the new format
+        // is their normal data, at the new rate.
+        let mut early = before(5);
+        early.extend((5..10).map(|i| raw44(i * 10, PRIMARY_MISMATCH)));
+        early.extend((10..15).map(|i| raw44(i * 10, SECONDARY_MISMATCH)));
+        assert!(check_with(Media::Raw, [moved(), moved()], &early).is_empty());
+        // ... and then data in the old format is the mismatch
+        let mut old = early.clone();
+        old.push(raw44(150, SECONDARY_VALUE));
+        assert_eq!(
+            check_with(Media::Raw, [moved(), moved()], &old),
+            [Inv::CapsEnforced]
+        );
+        // ... and buffers keep the new rate's durations
+        let mut long = early.clone();
+        long.push(raw(150, SECONDARY_MISMATCH, 480));
+        assert_eq!(
+            check_with(Media::Raw, [moved(), moved()], &long),
+            [Inv::Timestamps]
+        );
+        // After 100 ms of output (and a sample) the format is settled.
+        let mut late = before(11);
+        late.push(raw44(110, PRIMARY_MISMATCH));
+        assert_eq!(
+            check_with(Media::Raw, [moved(), moved()], &late),
+            [Inv::OutputCaps]
+        );
+        // Only to a format an input has.
+        assert_eq!(
+            check_with(Media::Raw, [flowing(1000), flowing(1000)], &before(5)),
+            [Inv::OutputCaps]
+        );
+        // The samples kept for the end-of-case check read as the inputs' values: a
+        // crossfade after the hand-over is no mixture, both inputs in a buffer are.
+        let mut c = OutputCheck::new(Media::Raw, 100 * MS);
+        let mut v = Vec::new();
+        let inputs = [moved(), moved()];
+        for i in &early {
+            c.item(i, &inputs, &mut v);
+        }
+        assert!(c.handed_over && v.is_empty());
+        let sw = SwitchCheck::new(policy(0, false));
+        sw.check_samples(&c.raw, &mut v);
+        assert!(v.is_empty(), "{v:?}");
+        let mut mixed = c.raw.clone();
+        mixed.push((400 * MS, 10 * MS, vec![PRIMARY_VALUE, SECONDARY_VALUE]));
+        sw.check_samples(&mixed, &mut v);
+        assert_eq!(v[0].inv, Inv::OneInput);
+    }
+
+    #[test]
+    fn a_crossfade_runs_over_sound_not_over_holes() {
+        crate::common::init();
+        let mut p = policy(0, false);
+        p.crossfade = 20 * MS;
+        let mut sw = SwitchCheck::new(p);
+        sw.switches
+            .push(switch("primary", "secondary", "caps-mismatch", 1, 210));
+        let fading = |from: f32| vec![from, from * 0.5, from * 0.25];
+        let s = SECONDARY_VALUE;
+        // 10 ms of fade, silence, a hole, the other 10 ms of fade
+        let raw = vec![
+            (210 * MS, 10 * MS, fading(s)),
+            (220 * MS, 10 * MS, vec![0.0; 3]),
+            (270 * MS, 10 * MS, fading(s)),
+            (280 * MS, 10 * MS, vec![s; 3]),
+        ];
+        let mut v = Vec::new();
+        sw.check_samples(&raw, &mut v);
+        assert!(v.is_empty(), "{v:?}");
+        // a blend after the fade's 20 ms of sound is flagged
+        let mut after = raw.clone();
+        after.push((310 * MS, 10 * MS, fading(s)));
+        sw.check_samples(&after, &mut v);
         assert_eq!(v[0].inv, Inv::OneInput);
     }
 }
