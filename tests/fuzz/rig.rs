@@ -5,6 +5,7 @@
 //! sink pad of ours. Every push goes through a worker thread per input and every
 //! wait is bounded, so a deadlock is reported instead of hanging the test.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -19,6 +20,12 @@ pub const BOUND: Duration = Duration::from_secs(10);
 /// Most timer wake-ups handled while the clock moves to one new time; more means
 /// the element's timer spins.
 const MAX_WAKEUPS: usize = 2000;
+/// How long (wall time, ms) the rig waits for a thread that waited on the clock
+/// before and was woken (by the clock, a push or an event) to wait on it again
+/// before it moves the clock on: it must see the clock where it was when it was
+/// woken, however loaded the machine. Only paid when a thread stops waiting on the
+/// clock (then the rig waits in vain once).
+const REWAIT_PATIENCE_MS: u32 = 50;
 
 pub const PRIMARY: usize = 0;
 pub const SECONDARY: usize = 1;
@@ -64,6 +71,9 @@ pub struct Rig {
     base_time: u64,
     /// Clock time at which the pipeline was paused, if it is.
     paused_at: Option<u64>,
+    /// How many clock waits were pending when the clock last moved on: the threads
+    /// (the switch's timer, the probe's) that are expected to wait on it again.
+    waiters: AtomicUsize,
 }
 
 /// Runs `f` on a helper thread and waits for it at most [`BOUND`].
@@ -194,6 +204,7 @@ impl Rig {
             taken: 0,
             base_time: 0,
             paused_at: None,
+            waiters: AtomicUsize::new(0),
         }
     }
 
@@ -264,11 +275,19 @@ impl Rig {
     /// time order. Returns an error when the element's timer wakes up without end.
     pub fn advance_by(&self, ns: u64) -> Result<(), String> {
         let target = self.clock.time().nseconds() + ns;
-        // The timer may still be acting on something that woke it (a push, an
-        // event, a switch) before it waits on the clock again: give it a moment, so
-        // that it sees the clock where it was when it was woken.
-        if self.clock.peek_id_count() == 0 {
-            let _ = self.clock.timed_wait_for_multiple_pending_ids(1, 1);
+        // A timer may still be acting on something that woke it (a push, an event,
+        // a switch) before it waits on the clock again: wait for it, so that it
+        // sees the clock where it was when it was woken.
+        let expected = self.waiters.load(Ordering::SeqCst).max(1);
+        if self.clock.peek_id_count() < expected as u32 {
+            let patience = if self.waiters.load(Ordering::SeqCst) > 0 {
+                REWAIT_PATIENCE_MS
+            } else {
+                1
+            };
+            let _ = self
+                .clock
+                .timed_wait_for_multiple_pending_ids(expected as u32, patience);
         }
         for _ in 0..MAX_WAKEUPS {
             let Some(id) = self.clock.peek_next_pending_id() else {
@@ -281,10 +300,13 @@ impl Rig {
             if t > self.clock.time().nseconds() {
                 self.clock.set_time(gst::ClockTime::from_nseconds(t));
             }
+            let waiting = self.clock.peek_id_count();
             // (`process_id` of gstreamer-check 0.25 unrefs the id once too often.)
             self.clock.process_next_clock_id();
             // Let the woken thread act and wait again before looking further.
-            let _ = self.clock.timed_wait_for_multiple_pending_ids(1, 3);
+            let _ = self
+                .clock
+                .timed_wait_for_multiple_pending_ids(waiting, REWAIT_PATIENCE_MS);
             if self.clock.peek_next_pending_id().as_ref() == Some(&id) {
                 // Not taken yet: give it a moment.
                 thread::sleep(Duration::from_millis(1));
@@ -302,6 +324,8 @@ impl Rig {
         if self.clock.time().nseconds() < target {
             self.clock.set_time(gst::ClockTime::from_nseconds(target));
         }
+        self.waiters
+            .store(self.clock.peek_id_count() as usize, Ordering::SeqCst);
         Ok(())
     }
 
