@@ -54,7 +54,8 @@ pub enum Inv {
     EosOnlyWhenBothEnded,
     /// When both inputs have ended, EOS goes out.
     EosWhenBothEnded,
-    /// Output caps never change to an incompatible format.
+    /// Output caps never change to an incompatible format, except by the start-up
+    /// hand-over: before `timeout` of output went out, to the format an input has.
     OutputCaps,
     /// Data an input delivers while its caps do not match the output never goes
     /// out (not even after its caps match again).
