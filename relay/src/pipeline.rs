@@ -135,6 +135,21 @@ fn output_chain(c: &StationConfig) -> String {
     d
 }
 
+/// The pipeline of a launch description (the description is in the error).
+pub(crate) fn launch(description: &str) -> Result<gst::Pipeline, String> {
+    gst::parse::launch(description)
+        .map_err(|e| format!("cannot build the pipeline: {e}\n{description}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())
+}
+
+/// An element of the pipeline by name.
+pub(crate) fn element(pipeline: &gst::Pipeline, name: &str) -> Result<gst::Element, String> {
+    pipeline
+        .by_name(name)
+        .ok_or_else(|| format!("element {name} missing"))
+}
+
 /// The station's pipeline description.
 pub(crate) fn describe(c: &StationConfig) -> String {
     let mut d: String = (0..2).map(|i| input_chain(c, i)).collect();
@@ -160,15 +175,8 @@ impl StationPipeline {
             return Err(format!("encoder '{}' is not available", c.encoder));
         }
         let description = describe(c);
-        let pipeline = gst::parse::launch(&description)
-            .map_err(|e| format!("cannot build the pipeline: {e}\n{description}"))?
-            .downcast::<gst::Pipeline>()
-            .map_err(|_| "not a pipeline".to_string())?;
-        let by_name = |n: &str| {
-            pipeline
-                .by_name(n)
-                .ok_or_else(|| format!("element {n} missing"))
-        };
+        let pipeline = launch(&description)?;
+        let by_name = |n: &str| element(&pipeline, n);
         let switch = by_name("sw")?;
         if c.align_by() == "relay" {
             let max_offset = switch.property::<u64>("max-offset");

@@ -27,7 +27,7 @@
 //!
 //! The plain-Rust part ([`Grid`]) decides where filler frames go.
 
-use crate::output::keepalive::silent_adts_frame;
+use crate::output::keepalive::{rate_channels, silent_adts_frame};
 use gst::prelude::*;
 use std::sync::{Arc, Mutex};
 
@@ -163,16 +163,13 @@ pub(crate) fn install(
             };
             match ev.view() {
                 gst::EventView::Caps(c) => {
-                    let s = c.caps().structure(0);
-                    let rate = s.and_then(|s| s.get::<i32>("rate").ok()).unwrap_or(0);
-                    let channels = s.and_then(|s| s.get::<i32>("channels").ok()).unwrap_or(0);
                     a.frame = None;
-                    if rate > 0 && channels > 0 {
-                        match silent_adts_frame(rate as u32, channels as u32) {
+                    if let Some((rate, channels)) = rate_channels(c.caps()) {
+                        match silent_adts_frame(rate, channels) {
                             Ok(f) => {
                                 a.frame =
                                     strip_adts(&f).map(|r| gst::Buffer::from_slice(r.to_vec()));
-                                a.grid = Grid::new(1024 * 1_000_000_000 / rate as u64, true);
+                                a.grid = Grid::new(1024 * 1_000_000_000 / u64::from(rate), true);
                             }
                             Err(e) => eprintln!("\nrelay: no silent filler frames: {e}"),
                         }

@@ -170,15 +170,8 @@ pub(crate) fn build(c: &StationConfig) -> Result<StationPipeline, String> {
         }
     }
     let description = describe(c);
-    let pipeline = gst::parse::launch(&description)
-        .map_err(|e| format!("cannot build the pipeline: {e}\n{description}"))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())?;
-    let by_name = |n: &str| {
-        pipeline
-            .by_name(n)
-            .ok_or_else(|| format!("element {n} missing"))
-    };
+    let pipeline = crate::pipeline::launch(&description)?;
+    let by_name = |n: &str| crate::pipeline::element(&pipeline, n);
     let appsrc = |n: String| -> Result<gst_app::AppSrc, String> {
         by_name(&n)?
             .downcast::<gst_app::AppSrc>()

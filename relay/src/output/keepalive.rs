@@ -40,6 +40,14 @@ impl FrameClock {
     }
 }
 
+/// Sample rate and channels of audio caps (both positive), if they say so.
+pub(crate) fn rate_channels(caps: &gst::CapsRef) -> Option<(u32, u32)> {
+    let s = caps.structure(0)?;
+    let rate = u32::try_from(s.get::<i32>("rate").ok()?).ok()?;
+    let channels = u32::try_from(s.get::<i32>("channels").ok()?).ok()?;
+    (rate > 0 && channels > 0).then_some((rate, channels))
+}
+
 /// One (near-)silent ADTS frame for `rate`/`channels`, encoded with `avenc_aac` (a
 /// frame from the steady state, after the encoder's priming frames).
 pub(crate) fn silent_adts_frame(rate: u32, channels: u32) -> Result<Vec<u8>, String> {
@@ -85,14 +93,11 @@ pub(crate) fn install(appsink: &gst::Element, out: OutputHandle, count: Arc<Atom
         };
         match ev.view() {
             gst::EventView::Caps(c) => {
-                let s = c.caps().structure(0);
-                let rate = s.and_then(|s| s.get::<i32>("rate").ok()).unwrap_or(0);
-                let channels = s.and_then(|s| s.get::<i32>("channels").ok()).unwrap_or(0);
-                if rate > 0 && channels > 0 {
-                    match silent_adts_frame(rate as u32, channels as u32) {
+                if let Some((rate, channels)) = rate_channels(c.caps()) {
+                    match silent_adts_frame(rate, channels) {
                         Ok(f) => {
                             if let Ok(mut g) = silent.lock() {
-                                *g = Some((f, FrameClock::new(rate as u32)));
+                                *g = Some((f, FrameClock::new(rate)));
                             }
                         }
                         Err(e) => eprintln!("\nrelay: no silent keep-alive frames: {e}"),
