@@ -206,14 +206,18 @@ def unwrap(markers, loop):
 
 def drop_outliers(marks):
     """Drops a marker that disagrees with both neighbours (a misread second number or
-    a false detection) while they agree with each other. Returns (kept, dropped)."""
+    a false detection) while they agree with each other: the two jumps around it
+    cancel to within 5 ms or 1 % of their size (a second number misread at a switch
+    is off by whole seconds, and the real jump of the switch stays in the sum).
+    Returns (kept, dropped)."""
     kept, dropped = list(marks), 0
     i = 1
     while i + 1 < len(kept):
         a, b, c = kept[i - 1], kept[i], kept[i + 1]
         j1 = (b["programme"] - a["programme"]) - (b["time"] - a["time"])
         j2 = (c["programme"] - b["programme"]) - (c["time"] - b["time"])
-        if abs(j1) > 0.05 and abs(j2) > 0.05 and abs(j1 + j2) < 0.005:
+        cancel = max(0.005, 0.01 * min(abs(j1), abs(j2)))
+        if abs(j1) > 0.05 and abs(j2) > 0.05 and abs(j1 + j2) < cancel:
             del kept[i]
             dropped += 1
             # The programme times after it were unwrapped from it: redo them.

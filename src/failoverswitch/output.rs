@@ -238,6 +238,13 @@ impl FailoverSwitch {
         if !event.is_serialized() {
             return self.lock_state().active != Some(input) || self.srcpad.push_event(event);
         }
+        // A standby's event is dropped without waiting for the output: a push of the
+        // active input may be blocked downstream (a sink's preroll) while a flushing
+        // seek waits for this (standby) streaming thread.
+        if self.lock_state().active != Some(input) {
+            gst::log!(CAT, "dropping {} event of the standby input", event.type_());
+            return true;
+        }
         self.send_locked(|st| {
             if st.active != Some(input) {
                 gst::log!(CAT, "dropping {} event of the standby input", event.type_());
