@@ -9,29 +9,23 @@
 //! change and clock wake-up the rig waits until the timer thread sleeps again (on the
 //! clock, or with nothing to do) before it goes on. So the timer always acts on the
 //! clock time it was woken at, however loaded the machine — a handshake, not a
-//! guess. The timer thread is found by its name (GStreamer names a pad's task thread
-//! `<element>:<pad>`; each rig's switch has its own name) and watched in `/proc`.
+//! guess (`common::task`).
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use gst::prelude::*;
 use gst_check::TestClock;
 
+use crate::common::task::{TaskThread, unique_name};
+
 /// Longest a push, an event or a state change may take (real time) before the test
 /// calls it a deadlock. Nothing in the element waits this long in a live pipeline.
-pub const BOUND: Duration = Duration::from_secs(10);
+pub use crate::common::task::BOUND;
 /// Most timer wake-ups handled while the clock moves to one new time; more means
 /// the element's timer spins.
 const MAX_WAKEUPS: usize = 2000;
-/// How often the rig looks whether the timer thread sleeps again.
-const SETTLE_POLL: Duration = Duration::from_micros(50);
-/// Gives each rig's switch its own name, so its timer thread's name is its own.
-static RIGS: AtomicUsize = AtomicUsize::new(0);
 
 pub const PRIMARY: usize = 0;
 pub const SECONDARY: usize = 1;
@@ -77,89 +71,8 @@ pub struct Rig {
     base_time: u64,
     /// Clock time at which the pipeline was paused, if it is.
     paused_at: Option<u64>,
-    timer: TimerThread,
-}
-
-/// The switch's timer task thread, watched in `/proc/self/task`.
-struct TimerThread {
-    /// Its name: `<switch name>:src`.
-    comm: String,
-    /// Threads of that name (a task restarted by a state change may run on another
-    /// pool thread; the old one then sleeps in the pool). Found again after every
-    /// state change.
-    tids: RefCell<Vec<String>>,
-}
-
-impl TimerThread {
-    fn new(switch: &gst::Element) -> TimerThread {
-        TimerThread {
-            comm: format!("{}:src", switch.name()),
-            tids: RefCell::new(Vec::new()),
-        }
-    }
-
-    fn comm_of(tid: &str) -> Option<String> {
-        std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-            .ok()
-            .map(|c| c.trim_end().to_owned())
-    }
-
-    /// Finds the threads of that name; a task that runs (`running`: the element is
-    /// in PAUSED or PLAYING) has one, once its thread started (at most [`BOUND`]).
-    fn find(&self, running: bool) -> Result<(), String> {
-        let start = std::time::Instant::now();
-        loop {
-            let tids: Vec<String> = std::fs::read_dir("/proc/self/task")
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|tid| Self::comm_of(tid).as_deref() == Some(self.comm.as_str()))
-                .collect();
-            let found = !tids.is_empty();
-            *self.tids.borrow_mut() = tids;
-            if found || !running {
-                return Ok(());
-            }
-            if start.elapsed() > BOUND {
-                return Err(format!(
-                    "no timer thread named {} after {BOUND:?}",
-                    self.comm
-                ));
-            }
-            thread::sleep(SETTLE_POLL);
-        }
-    }
-
-    /// Whether a thread of ours is running or ready to run (not sleeping).
-    fn busy(&self) -> bool {
-        self.tids.borrow().iter().any(|tid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
-                return false;
-            };
-            // "tid (comm) S ...": the state follows the last ')'.
-            let state = stat
-                .rfind(')')
-                .and_then(|i| stat[i + 1..].trim_start().chars().next());
-            state == Some('R') && Self::comm_of(tid).as_deref() == Some(self.comm.as_str())
-        })
-    }
-
-    /// Waits until the timer thread sleeps (on the clock or on its condition), at
-    /// most [`BOUND`]: longer means it never stops (it spins).
-    fn settle(&self) -> Result<(), String> {
-        let start = std::time::Instant::now();
-        while self.busy() {
-            if start.elapsed() > BOUND {
-                return Err(format!(
-                    "the switch's timer thread ({}) ran for {BOUND:?} without sleeping",
-                    self.comm
-                ));
-            }
-            thread::sleep(SETTLE_POLL);
-        }
-        Ok(())
-    }
+    /// The switch's timer task.
+    timer: TaskThread,
 }
 
 /// Runs `f` on a helper thread and waits for it at most [`BOUND`].
@@ -212,7 +125,7 @@ impl Rig {
     /// capsfilter); otherwise it accepts anything (like `fakesink`).
     pub fn new(switch_props: &[(&str, gst::glib::Value)], rigid_sink: bool) -> Rig {
         let switch = gst::ElementFactory::make("failoverswitch")
-            .name(format!("fs{}", RIGS.fetch_add(1, Ordering::Relaxed)))
+            .name(unique_name("fs"))
             .build()
             .unwrap();
         for (k, v) in switch_props {
@@ -282,7 +195,7 @@ impl Rig {
         for pad in [&p_src, &s_src, &sink] {
             pad.set_active(true).unwrap();
         }
-        let timer = TimerThread::new(&switch);
+        let timer = TaskThread::of(&switch, "src");
         Rig {
             timer,
             sink,
