@@ -730,6 +730,9 @@ impl ElementImpl for FailoverSwitch {
                 st.playing = true;
                 st.played = true;
                 st.playing_since = now;
+                st.playing_rt = now
+                    .zip(self.obj().base_time())
+                    .map(|(n, b)| n.saturating_sub(b.nseconds()));
                 // Time spent paused counts neither against the inputs nor towards
                 // their restore hold-off.
                 let paused = st

@@ -87,7 +87,7 @@ impl FailoverSwitch {
             .filter(|_| p.time_segment)
             .and_then(|pts| p.segment.to_running_time(pts))
             .map(gst::ClockTime::nseconds);
-        let own = |t: u64| t.saturating_add_signed(p.shift);
+        let own = |t: u64| t.saturating_add_signed(p.placed_earlier());
         let (own_start, overruled) =
             timeline::place(ts, clock_rt, p.position.map(own), out_pos.map(own));
         if overruled {
@@ -103,7 +103,7 @@ impl FailoverSwitch {
                 .duration()
                 .map_or(p.last_duration, gst::ClockTime::nseconds),
         };
-        let start = own_start.saturating_add_signed(-p.shift);
+        let start = own_start.saturating_add_signed(-p.placed_earlier());
         (start, start.saturating_add(duration), own_start)
     }
 
@@ -215,8 +215,8 @@ impl FailoverSwitch {
         let late = st.is_late(input, clock_rt);
         let current = match clock_rt.filter(|_| st.pad(input).is_live()) {
             Some(rt) => {
-                let own_end = end.saturating_add_signed(st.pad(input).shift);
-                own_end
+                let own_end = end.saturating_add_signed(st.pad(input).placed_earlier());
+                st.counts_from(own_end)
                     .saturating_add(st.pad(input).latency)
                     .saturating_add(st.timeout_of(input))
                     > rt
@@ -414,6 +414,8 @@ impl FailoverSwitch {
                 if st.pad(input).health.eos {
                     gst::debug!(CAT, obj = pad, "new stream after EOS");
                     st.pad_mut(input).position = None;
+                    // A catch-up delay was for the old stream.
+                    st.pad_mut(input).delay = 0;
                     let pnow = st.policy_now(None);
                     st.set_flag(input, pnow, revive);
                     if std::mem::take(&mut st.out.eos_sent) {
@@ -475,6 +477,7 @@ impl FailoverSwitch {
                 let p = st.pad_mut(input);
                 p.flushing = false;
                 p.position = None;
+                p.delay = 0;
                 p.segment = gst::FormattedSegment::new();
                 p.time_segment = true;
                 let pnow = st.policy_now(None);
