@@ -202,6 +202,9 @@ fn a_planned_switch_to_an_input_whose_keyframes_arrive_behind_the_output_happens
     assert_eq!(units[first_s], (1520, FRAME, S, 1480, true));
     assert!(units[first_s..].iter().all(|u| u.2 == S));
     assert_eq!(units.last().unwrap().0, 3960 - LAG + 340);
+    let stats: gst::Structure = sw.element.property("stats");
+    assert_eq!(stats.get::<u64>("secondary-delay"), Ok(ms(340)));
+    assert_eq!(stats.get::<u64>("primary-delay"), Ok(0));
 }
 
 #[test]

@@ -282,7 +282,8 @@ impl FailoverSwitch {
                 .field(format!("{n}-reason"), p.health_reason())
                 .field(format!("{n}-active-time"), p.active_time)
                 .field(format!("{n}-dropped"), p.dropped)
-                .field(format!("{n}-last-data-age"), age);
+                .field(format!("{n}-last-data-age"), age)
+                .field(format!("{n}-delay"), p.delay);
         }
         b = b.field("offset", st.offset());
         b.build()
@@ -570,7 +571,7 @@ impl ObjectImpl for FailoverSwitch {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("switch-count, active, dropped-buffers and, per input (primary-/secondary-): healthy, reason, active-time (ns of output), dropped, last-data-age (ns; G_MAXUINT64 if none yet)")
+                    .blurb("switch-count, active, dropped-buffers and, per input (primary-/secondary-): healthy, reason, active-time (ns of output), dropped, last-data-age (ns; G_MAXUINT64 if none yet), delay (ns the input was placed later to catch up at a switch)")
                     .read_only()
                     .build(),
             ]
