@@ -110,12 +110,17 @@ impl FailoverSwitch {
     }
 
     /// The incoming input's keyframes arrive behind the output (see
-    /// `switchpoint::lag_behind`): up to its timeout behind, the input is placed that
+    /// `switchpoint::lag_behind`; live inputs only): up to its timeout behind, the input is placed that
     /// much later for the rest of its stream and the switch takes effect at that
     /// keyframe, now at the output position (the programme repeats that much; no
     /// frame is moved or squeezed). Further behind, one WARNING names the lag and the
     /// `latency` that would let the switch happen; the switch waits.
     fn catch_up(&self, st: &mut State, to: Input, units: &[Unit]) -> Option<u64> {
+        // An input that is not live is read as fast as the output allows: it is
+        // behind only until it has caught up by itself.
+        if !st.pad(to).is_live() {
+            return None;
+        }
         let lag = switchpoint::lag_behind(st.out.pos, units)?;
         let pos = st.out.pos?;
         let bound = st.timeout_of(to);
