@@ -208,6 +208,43 @@ fn a_planned_switch_to_an_input_whose_keyframes_arrive_behind_the_output_happens
 }
 
 #[test]
+fn a_lagging_input_moved_onto_its_edge_upstream_gives_its_delay_back() {
+    // As above; the primary is taken back at 2.52 s (manually), and from 3.5 s the
+    // secondary's timestamps are 300 ms later (the relay re-placed its connection
+    // onto its live edge while it was standby).
+    let mut sw = Switch::new(&[("timeout", ms(1000).into())], H264, None);
+    sw.hp.play();
+    let (mut units, mut gaps) = (Vec::new(), Vec::new());
+    for i in 0..125u64 {
+        let t = i * FRAME;
+        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        let _ = sw.hp.push(unit(t, t, key_p(t), P));
+        if t >= LAG {
+            let pts = if t >= 3500 { t } else { t - LAG };
+            let _ = sw.hs.push(unit(pts, t, key_s(t), S));
+        }
+        if t == 1000 {
+            sw.switch_to_secondary();
+        }
+        if t == 2520 {
+            let pad = sw.element.static_pad("primary").unwrap();
+            sw.element.set_property("active-pad", &pad);
+        }
+        if t == 3000 {
+            let stats: gst::Structure = sw.element.property("stats");
+            assert_eq!(stats.get::<u64>("secondary-delay"), Ok(ms(340)));
+        }
+        collect(&mut sw.hp, &mut units, &mut gaps);
+    }
+    let msgs = sw.messages();
+    assert_eq!(switches(&msgs).len(), 2, "{:?}", switches(&msgs));
+    assert_in_order(&units);
+    // 340 ms placed later, then moved 300 ms onto its edge upstream: 40 ms left.
+    let stats: gst::Structure = sw.element.property("stats");
+    assert_eq!(stats.get::<u64>("secondary-delay"), Ok(ms(40)));
+}
+
+#[test]
 fn a_failover_to_an_input_whose_keyframes_arrive_behind_the_output_keeps_its_frames_in_order() {
     // The primary's encoder stalls at 2.0 s (connection open, no data).
     let mut sw = Switch::new(&[("timeout", ms(300).into())], H264, None);

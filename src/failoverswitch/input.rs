@@ -157,8 +157,30 @@ impl FailoverSwitch {
         let now = if live { self.clock_now() } else { None };
         let base = self.obj().base_time();
         let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
-        let (start, end, own_start) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
+        let (mut start, mut end, own_start) =
+            self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
         let active = st.active == Some(input);
+        if !active && st.next.map(|n| n.to) != Some(input) {
+            // A standby placed later to catch up (`staged::catch_up`) whose data jump
+            // forward was placed anew upstream (the relay moved its connection onto
+            // its live edge): it gives that much of its delay back.
+            let p = st.pad_mut(input);
+            if let Some(pos) = p.position.filter(|_| p.delay > 0) {
+                let jump = start.saturating_sub(pos);
+                if jump > ALIGN_THRESHOLD {
+                    let back = jump.min(p.delay);
+                    p.delay -= back;
+                    start -= back;
+                    end -= back;
+                    gst::debug!(
+                        CAT,
+                        obj = pad,
+                        "data jumped {jump} ns forward: delay {} ns",
+                        p.delay
+                    );
+                }
+            }
+        }
         if end > start {
             Self::check_buffer_length(&mut st, input, end - start);
         }
