@@ -10,6 +10,7 @@
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
+use common::av::Switch;
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -60,59 +61,6 @@ fn collect(h: &mut Harness, units: &mut Vec<OutUnit>, gaps: &mut Vec<(u64, u64)>
             let (ts, d) = g.get();
             gaps.push((ts.mseconds(), (ts + d.unwrap()).mseconds()));
         }
-    }
-}
-
-/// A switch with its bus and two harnesses on one test clock (in `bin` if given:
-/// groups are per pipeline).
-struct Switch {
-    element: gst::Element,
-    hp: Harness,
-    hs: Harness,
-    bus: gst::Bus,
-}
-
-impl Switch {
-    fn new(props: &[(&str, gst::glib::Value)], caps: &str, bin: Option<&gst::Bin>) -> Self {
-        Self::with_latency(props, caps, bin, 0)
-    }
-
-    /// `secondary_latency_ms`: the latency the secondary's upstream reports.
-    fn with_latency(
-        props: &[(&str, gst::glib::Value)],
-        caps: &str,
-        bin: Option<&gst::Bin>,
-        secondary_latency_ms: u64,
-    ) -> Self {
-        init();
-        let element = gst::ElementFactory::make("failoverswitch").build().unwrap();
-        set_props(&element, props);
-        if let Some(bin) = bin {
-            bin.add(&element).unwrap();
-        }
-        let bus = gst::Bus::new();
-        element.set_bus(Some(&bus));
-        let mut hp = Harness::with_element(&element, Some("primary"), Some("src"));
-        let mut hs = Harness::with_element(&element, Some("secondary"), None);
-        hp.use_testclock();
-        hs.set_upstream_latency(gst::ClockTime::from_mseconds(secondary_latency_ms));
-        hp.set_src_caps_str(caps);
-        hs.set_src_caps_str(caps);
-        Self {
-            element,
-            hp,
-            hs,
-            bus,
-        }
-    }
-
-    fn messages(&self) -> Vec<gst::Message> {
-        std::iter::from_fn(|| self.bus.pop()).collect()
-    }
-
-    fn switch_to_secondary(&self) {
-        let pad = self.element.static_pad("secondary").unwrap();
-        self.element.set_property("active-pad", &pad);
     }
 }
 
@@ -177,7 +125,7 @@ fn a_planned_switch_to_an_input_whose_keyframes_arrive_behind_the_output_happens
     let (mut units, mut gaps) = (Vec::new(), Vec::new());
     for i in 0..100u64 {
         let t = i * FRAME;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         let _ = sw.hp.push(unit(t, t, key_p(t), P));
         if t >= LAG {
             let _ = sw.hs.push(unit(t - LAG, t, key_s(t), S));
@@ -185,6 +133,7 @@ fn a_planned_switch_to_an_input_whose_keyframes_arrive_behind_the_output_happens
         if t == 1000 {
             sw.switch_to_secondary();
         }
+        sw.settle();
         collect(&mut sw.hp, &mut units, &mut gaps);
     }
     let msgs = sw.messages();
@@ -217,7 +166,7 @@ fn a_lagging_input_moved_onto_its_edge_upstream_gives_its_delay_back() {
     let (mut units, mut gaps) = (Vec::new(), Vec::new());
     for i in 0..125u64 {
         let t = i * FRAME;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         let _ = sw.hp.push(unit(t, t, key_p(t), P));
         if t >= LAG {
             let pts = if t >= 3500 { t } else { t - LAG };
@@ -234,6 +183,7 @@ fn a_lagging_input_moved_onto_its_edge_upstream_gives_its_delay_back() {
             let stats: gst::Structure = sw.element.property("stats");
             assert_eq!(stats.get::<u64>("secondary-delay"), Ok(ms(340)));
         }
+        sw.settle();
         collect(&mut sw.hp, &mut units, &mut gaps);
     }
     let msgs = sw.messages();
@@ -252,13 +202,14 @@ fn a_failover_to_an_input_whose_keyframes_arrive_behind_the_output_keeps_its_fra
     let (mut units, mut gaps) = (Vec::new(), Vec::new());
     for i in 0..150u64 {
         let t = i * FRAME;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         if t < 2000 {
             let _ = sw.hp.push(unit(t, t, key_p(t), P));
         }
         if t >= LAG {
             let _ = sw.hs.push(unit(t - LAG, t, key_s(t), S));
         }
+        sw.settle();
         collect(&mut sw.hp, &mut units, &mut gaps);
     }
     let msgs = sw.messages();
@@ -308,7 +259,11 @@ fn a_group_moves_its_audio_with_the_video_of_a_lagging_input() {
     let mut aout: Vec<gst::Buffer> = Vec::new();
     for i in 0..200u64 {
         let t = i * 20;
+        video.settle();
+        audio.settle();
         clock.set_time(gst::ClockTime::from_mseconds(t));
+        video.settle();
+        audio.settle();
         if t % FRAME == 0 {
             let _ = video.hp.push(unit(t, t, key_p(t), P));
             if t >= LAG {
@@ -324,6 +279,8 @@ fn a_group_moves_its_audio_with_the_video_of_a_lagging_input() {
         if t == 1000 {
             video.switch_to_secondary();
         }
+        video.settle();
+        audio.settle();
         collect(&mut video.hp, &mut units, &mut gaps);
         aout.extend(std::iter::from_fn(|| audio.hp.try_pull()));
     }
@@ -365,7 +322,7 @@ fn a_switch_beyond_catching_up_warns_with_the_lag_and_the_latency_that_helps() {
     let lag = 1500;
     for i in 0..125u64 {
         let t = i * FRAME;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         let _ = sw.hp.push(unit(t, t, key_p(t), P));
         if t >= lag {
             let _ = sw.hs.push(unit(t - lag, t, key_s(t), S));
@@ -373,6 +330,7 @@ fn a_switch_beyond_catching_up_warns_with_the_lag_and_the_latency_that_helps() {
         if t == 2000 {
             sw.switch_to_secondary();
         }
+        sw.settle();
         collect(&mut sw.hp, &mut units, &mut gaps);
     }
     let msgs = sw.messages();
@@ -399,7 +357,7 @@ fn a_live_inputs_first_data_is_not_late_when_the_pipeline_was_slow_to_play() {
     // (The harness plays at once: start it again at 1.5 s, base time 0.)
     sw.element.set_state(gst::State::Ready).unwrap();
     sw.element.set_base_time(gst::ClockTime::ZERO);
-    sw.hp.set_time(gst::ClockTime::from_mseconds(1500)).unwrap();
+    sw.at(1500);
     sw.element.set_state(gst::State::Playing).unwrap();
     let (mut units, mut gaps) = (Vec::new(), Vec::new());
     let _ = sw.hs.push(unit(1500, 1500, true, S));
@@ -408,9 +366,10 @@ fn a_live_inputs_first_data_is_not_late_when_the_pipeline_was_slow_to_play() {
     }
     for i in 38..100u64 {
         let t = i * FRAME;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         let _ = sw.hp.push(unit(t, t, key_p(t), P));
         let _ = sw.hs.push(unit(t, t, key_s(t), S));
+        sw.settle();
         collect(&mut sw.hp, &mut units, &mut gaps);
     }
     let msgs = sw.messages();

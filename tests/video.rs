@@ -7,7 +7,7 @@
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
-use common::task::{TaskThread, unique_name};
+use common::av::Switch;
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -65,60 +65,6 @@ fn switches(bus: &gst::Bus) -> Vec<(String, String, u64)> {
             })
         })
         .collect()
-}
-
-/// A switch with its bus and two harnesses on one test clock. `bin`: put it in this
-/// bin first (groups are per pipeline).
-struct Switch {
-    element: gst::Element,
-    hp: Harness,
-    hs: Harness,
-    bus: gst::Bus,
-    /// The switch's timer task: the test takes turns with it.
-    timer: TaskThread,
-}
-
-impl Switch {
-    fn new(props: &[(&str, gst::glib::Value)], caps: &str, bin: Option<&gst::Bin>) -> Self {
-        init();
-        let element = gst::ElementFactory::make("failoverswitch")
-            .name(unique_name("fs"))
-            .build()
-            .unwrap();
-        set_props(&element, props);
-        if let Some(bin) = bin {
-            bin.add(&element).unwrap();
-        }
-        let bus = gst::Bus::new();
-        element.set_bus(Some(&bus));
-        let mut hp = Harness::with_element(&element, Some("primary"), Some("src"));
-        let mut hs = Harness::with_element(&element, Some("secondary"), None);
-        hp.use_testclock();
-        hp.set_src_caps_str(caps);
-        hs.set_src_caps_str(caps);
-        let timer = TaskThread::of(&element, "src");
-        Self {
-            element,
-            hp,
-            hs,
-            bus,
-            timer,
-        }
-    }
-
-    /// Waits until the timer has acted on what happened and sleeps again.
-    fn settle(&self) {
-        self.timer.settle().unwrap();
-    }
-
-    /// Sets the clock to `t_ms`, in turn with the switch's timer.
-    fn at(&mut self, t_ms: u64) {
-        self.settle();
-        self.hp
-            .set_time(gst::ClockTime::from_mseconds(t_ms))
-            .unwrap();
-        self.settle();
-    }
 }
 
 /// Primary keyframes every second from 0; secondary keyframes every second from

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_check::Harness;
 
+pub mod av;
 pub mod task;
 
 pub const RAW_CAPS: &str = "audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=1";
