@@ -112,17 +112,23 @@ at() {
 # its live edge": its start-up burst outlasted the settle time) and the station
 # fails over before the case begins; then the relay is started once more, and the
 # log says so (scripts/e2e-video.sh's output: "restarted at start-up").
+# With OUT_URL and OUT_NGINX (its nginx's directory) the output goes to another
+# server than the inputs.
 relay() {
-  local c=$1 try
+  local c=$1 try out=${OUT_URL:-$(hv_url "$1-out")} log=${OUT_NGINX:-$HV_WORK/nginx} i
   shift
   for try in 1 2; do
     hv_start "$c-relay" "$RELAY" --quiet --events "$HV_WORK/$c-events.log" \
       --primary "$(hv_url "$c-primary")" --secondary "$(hv_url "$c-backup")" \
-      --output "$(hv_url "$c-out")" --timeout 1s --restore-delay 2s "$@"
-    hv_wait_publish "$c-out" 30 "$try" || return 1
+      --output "$out" --timeout 1s --restore-delay 2s "$@"
+    for ((i = 0; i < 300; i++)); do
+      [ "$(grep -c "publish: name='$c-out'" "$log/error.log" 2>/dev/null)" -ge "$try" ] && break
+      sleep 0.1
+    done
+    [ "$i" -lt 300 ] || { hv_log "live/$c-out was not published within 30 s"; return 1; }
     # Published is not playing yet (the station plays once its primary delivers):
     # wait for a first picture, then 3 s more.
-    timeout 30 ffmpeg -nostdin -v error -i "$(hv_url "$c-out")" -frames:v 1 -f null - ||
+    timeout 30 ffmpeg -nostdin -v error -i "$out" -frames:v 1 -f null - ||
       return 1
     hv_sleep 3
     grep -q ' switch ' "$HV_WORK/$c-events.log" || return 0
@@ -393,11 +399,8 @@ case_outrestart() {
   dist_start $c "$dport" || return 1
   encoders $c
   hv_wait_publish $c-primary 30 && hv_wait_publish $c-backup 30 || return 1
-  hv_start $c-relay "$RELAY" --quiet --events "$HV_WORK/$c-events.log" \
-    --primary "$(hv_url $c-primary)" --secondary "$(hv_url $c-backup)" \
-    --output "$out" --timeout 1s --restore-delay 2s --http "127.0.0.1:$hport" --ladder 360p
-  timeout 30 ffmpeg -nostdin -v error -i "$out" -frames:v 1 -f null - || return 1
-  hv_sleep 3
+  OUT_URL=$out OUT_NGINX=$HV_WORK/$c-dist relay $c --http "127.0.0.1:$hport" --ladder 360p ||
+    return 1
   t0=$(date +%s.%N)
   "$HV_DIR/viewer.sh" "$out" 32 "$HV_WORK" $v >>"$HV_WORK/$v.log" 2>&1 &
   HV_PIDS[$v]=$!
@@ -457,7 +460,10 @@ case_outrestart() {
   case $first in K*) ;; *) ok=1 ;; esac
   # From the server back to the relay publishing again, and to the viewer's first
   # keyframe.
-  local pub key
+  local pub key join
+  # For comparison: the same viewer joining the running stream at the start.
+  join=$(awk -F, -v t="$t0" '$1 == 1 && $3 == "v" { printf "%.2f", $2 - t; exit }' "$HV_WORK/$v-arrivals.csv")
+  echo "  $c: the viewer's first picture on the running stream (its own start-up): ${join} s"
   pub=$(awk '$2 == "output-reconnected" && $3 == "output=main" { print $1; exit }' "$HV_WORK/$c-events.log")
   key=$(awk -F, '$1 == 2 && $3 == "v" { print $2; exit }' "$HV_WORK/$v-arrivals.csv")
   if [ -z "$pub" ] || [ -z "$key" ]; then
