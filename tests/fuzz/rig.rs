@@ -4,7 +4,15 @@
 //! latency query with live=true), on one test clock, with the output collected by a
 //! sink pad of ours. Every push goes through a worker thread per input and every
 //! wait is bounded, so a deadlock is reported instead of hanging the test.
+//!
+//! The rig and the switch's timer task take turns: after every push, event, state
+//! change and clock wake-up the rig waits until the timer thread sleeps again (on the
+//! clock, or with nothing to do) before it goes on. So the timer always acts on the
+//! clock time it was woken at, however loaded the machine — a handshake, not a
+//! guess. The timer thread is found by its name (GStreamer names a pad's task thread
+//! `<element>:<pad>`; each rig's switch has its own name) and watched in `/proc`.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -20,12 +28,10 @@ pub const BOUND: Duration = Duration::from_secs(10);
 /// Most timer wake-ups handled while the clock moves to one new time; more means
 /// the element's timer spins.
 const MAX_WAKEUPS: usize = 2000;
-/// How long (wall time, ms) the rig waits for a thread that waited on the clock
-/// before and was woken (by the clock, a push or an event) to wait on it again
-/// before it moves the clock on: it must see the clock where it was when it was
-/// woken, however loaded the machine. Only paid when a thread stops waiting on the
-/// clock (then the rig waits in vain once).
-const REWAIT_PATIENCE_MS: u32 = 50;
+/// How often the rig looks whether the timer thread sleeps again.
+const SETTLE_POLL: Duration = Duration::from_micros(50);
+/// Gives each rig's switch its own name, so its timer thread's name is its own.
+static RIGS: AtomicUsize = AtomicUsize::new(0);
 
 pub const PRIMARY: usize = 0;
 pub const SECONDARY: usize = 1;
@@ -71,9 +77,89 @@ pub struct Rig {
     base_time: u64,
     /// Clock time at which the pipeline was paused, if it is.
     paused_at: Option<u64>,
-    /// How many clock waits were pending when the clock last moved on: the threads
-    /// (the switch's timer, the probe's) that are expected to wait on it again.
-    waiters: AtomicUsize,
+    timer: TimerThread,
+}
+
+/// The switch's timer task thread, watched in `/proc/self/task`.
+struct TimerThread {
+    /// Its name: `<switch name>:src`.
+    comm: String,
+    /// Threads of that name (a task restarted by a state change may run on another
+    /// pool thread; the old one then sleeps in the pool). Found again after every
+    /// state change.
+    tids: RefCell<Vec<String>>,
+}
+
+impl TimerThread {
+    fn new(switch: &gst::Element) -> TimerThread {
+        TimerThread {
+            comm: format!("{}:src", switch.name()),
+            tids: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn comm_of(tid: &str) -> Option<String> {
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+            .ok()
+            .map(|c| c.trim_end().to_owned())
+    }
+
+    /// Finds the threads of that name; a task that runs (`running`: the element is
+    /// in PAUSED or PLAYING) has one, once its thread started (at most [`BOUND`]).
+    fn find(&self, running: bool) -> Result<(), String> {
+        let start = std::time::Instant::now();
+        loop {
+            let tids: Vec<String> = std::fs::read_dir("/proc/self/task")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|tid| Self::comm_of(tid).as_deref() == Some(self.comm.as_str()))
+                .collect();
+            let found = !tids.is_empty();
+            *self.tids.borrow_mut() = tids;
+            if found || !running {
+                return Ok(());
+            }
+            if start.elapsed() > BOUND {
+                return Err(format!(
+                    "no timer thread named {} after {BOUND:?}",
+                    self.comm
+                ));
+            }
+            thread::sleep(SETTLE_POLL);
+        }
+    }
+
+    /// Whether a thread of ours is running or ready to run (not sleeping).
+    fn busy(&self) -> bool {
+        self.tids.borrow().iter().any(|tid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+                return false;
+            };
+            // "tid (comm) S ...": the state follows the last ')'.
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].trim_start().chars().next());
+            state == Some('R') && Self::comm_of(tid).as_deref() == Some(self.comm.as_str())
+        })
+    }
+
+    /// Waits until the timer thread sleeps (on the clock or on its condition), at
+    /// most [`BOUND`]: longer means it never stops (it spins).
+    fn settle(&self) -> Result<(), String> {
+        let start = std::time::Instant::now();
+        while self.busy() {
+            if start.elapsed() > BOUND {
+                return Err(format!(
+                    "the switch's timer thread ({}) ran for {BOUND:?} without sleeping",
+                    self.comm
+                ));
+            }
+            thread::sleep(SETTLE_POLL);
+        }
+        Ok(())
+    }
 }
 
 /// Runs `f` on a helper thread and waits for it at most [`BOUND`].
@@ -125,7 +211,10 @@ impl Rig {
     /// accepts only the caps it was first given (like a configured encoder or a
     /// capsfilter); otherwise it accepts anything (like `fakesink`).
     pub fn new(switch_props: &[(&str, gst::glib::Value)], rigid_sink: bool) -> Rig {
-        let switch = gst::ElementFactory::make("failoverswitch").build().unwrap();
+        let switch = gst::ElementFactory::make("failoverswitch")
+            .name(format!("fs{}", RIGS.fetch_add(1, Ordering::Relaxed)))
+            .build()
+            .unwrap();
         for (k, v) in switch_props {
             match v.get::<&str>() {
                 Ok(text) => switch.set_property_from_str(k, text),
@@ -193,7 +282,9 @@ impl Rig {
         for pad in [&p_src, &s_src, &sink] {
             pad.set_active(true).unwrap();
         }
+        let timer = TimerThread::new(&switch);
         Rig {
+            timer,
             sink,
             switch,
             probe,
@@ -204,7 +295,6 @@ impl Rig {
             taken: 0,
             base_time: 0,
             paused_at: None,
-            waiters: AtomicUsize::new(0),
         }
     }
 
@@ -213,9 +303,13 @@ impl Rig {
         f.jobs
             .send(job)
             .map_err(|_| Stuck(format!("{what}: feeder gone")))?;
-        f.done
+        let done = f
+            .done
             .recv_timeout(BOUND)
-            .map_err(|_| Stuck(format!("{what} did not return within {BOUND:?}")))
+            .map_err(|_| Stuck(format!("{what} did not return within {BOUND:?}")))?;
+        // The timer may act on what the push or event changed: let it.
+        self.timer.settle().map_err(Stuck)?;
+        Ok(done)
     }
 
     pub fn push(
@@ -256,7 +350,9 @@ impl Rig {
                 return Err(Stuck(format!("state change to {state:?} failed: {err}")));
             }
         }
-        Ok(())
+        let running = matches!(state, gst::State::Paused | gst::State::Playing);
+        self.timer.find(running).map_err(Stuck)?;
+        self.timer.settle().map_err(Stuck)
     }
 
     pub fn playing(&self) -> bool {
@@ -272,23 +368,11 @@ impl Rig {
     }
 
     /// Moves the clock on by `ns`, releasing every clock wait due on the way, in
-    /// time order. Returns an error when the element's timer wakes up without end.
+    /// time order, each after the timer has acted on the one before. Returns an
+    /// error when the element's timer wakes up without end or never sleeps.
     pub fn advance_by(&self, ns: u64) -> Result<(), String> {
         let target = self.clock.time().nseconds() + ns;
-        // A timer may still be acting on something that woke it (a push, an event,
-        // a switch) before it waits on the clock again: wait for it, so that it
-        // sees the clock where it was when it was woken.
-        let expected = self.waiters.load(Ordering::SeqCst).max(1);
-        if self.clock.peek_id_count() < expected as u32 {
-            let patience = if self.waiters.load(Ordering::SeqCst) > 0 {
-                REWAIT_PATIENCE_MS
-            } else {
-                1
-            };
-            let _ = self
-                .clock
-                .timed_wait_for_multiple_pending_ids(expected as u32, patience);
-        }
+        self.timer.settle()?;
         for _ in 0..MAX_WAKEUPS {
             let Some(id) = self.clock.peek_next_pending_id() else {
                 break;
@@ -300,17 +384,9 @@ impl Rig {
             if t > self.clock.time().nseconds() {
                 self.clock.set_time(gst::ClockTime::from_nseconds(t));
             }
-            let waiting = self.clock.peek_id_count();
             // (`process_id` of gstreamer-check 0.25 unrefs the id once too often.)
             self.clock.process_next_clock_id();
-            // Let the woken thread act and wait again before looking further.
-            let _ = self
-                .clock
-                .timed_wait_for_multiple_pending_ids(waiting, REWAIT_PATIENCE_MS);
-            if self.clock.peek_next_pending_id().as_ref() == Some(&id) {
-                // Not taken yet: give it a moment.
-                thread::sleep(Duration::from_millis(1));
-            }
+            self.timer.settle()?;
         }
         if self
             .clock
@@ -324,8 +400,6 @@ impl Rig {
         if self.clock.time().nseconds() < target {
             self.clock.set_time(gst::ClockTime::from_nseconds(target));
         }
-        self.waiters
-            .store(self.clock.peek_id_count() as usize, Ordering::SeqCst);
         Ok(())
     }
 
