@@ -241,7 +241,7 @@ mod tests {
         p.feed(&delta(40));
         // A switch brought other codec data: it goes on as it comes.
         let other = tag(VIDEO, 5000, &[0x17, 0, 0, 0, 0, 1, 0x64]);
-        assert_eq!(p.feed(&other), [other.clone()]);
+        assert_eq!(p.feed(&other), std::slice::from_ref(&other));
         assert_eq!(p.feed(&key(5000)), [key(5000)]);
         // The server went away; the new connection waits for the next keyframe.
         p.restart();
