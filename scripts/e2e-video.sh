@@ -39,8 +39,9 @@
 #            backup's programme from a keyframe on, decoding from its first frame
 #            (--ladder 360p: the variant is published again too);
 #            the relay is the same process, never reconnected an input after the
-#            server went away, kept its switch state (/status: on the secondary, one
-#            switch, two output connections; /metrics), no ERROR/CRITICAL line.
+#            server went away, kept its switch state (/status before and after: on
+#            the secondary, the same switch count and input reconnections, one more
+#            output connection; /metrics), no ERROR/CRITICAL line.
 #   bothdown --ladder 360p; both encoders crash, 8 s later the backup comes back:
 #            the viewers of out and out_360p stay connected through the outage (the
 #            last picture and silence go out), each waits less than 1 s for data.
@@ -409,6 +410,7 @@ case_outrestart() {
   at "$t0" 10
   hv_encoder $c-primary $c-primary --colour red --level 3.0
   at "$t0" 14
+  get "$hport" /status >"$HV_WORK/$c-status-before.json"
   t_stop=$(date +%s.%N)
   dist_stop $c
   at "$t0" 17
@@ -486,13 +488,22 @@ case_outrestart() {
   i=$(grep -c ' connect input=secondary' "$HV_WORK/$c-events.log")
   echo "  $c: input reconnections after the server went away: $late (expected 0); backup connections: $i (expected 1); starts: $(grep -c ' start ' "$HV_WORK/$c-events.log") (expected 1)"
   [ "$late" = 0 ] && [ "$i" = 1 ] && [ "$(grep -c ' start ' "$HV_WORK/$c-events.log")" = 1 ] || ok=1
-  python3 - "$HV_WORK/$c-status.json" <<'PY' || ok=1
+  # The switch's state across the restart: /status just before the server went away
+  # and at the end: the same active input, switches, input reconnections; one more
+  # output connection.
+  python3 - "$HV_WORK/$c-status-before.json" "$HV_WORK/$c-status.json" <<'PY' || ok=1
 import json, sys
-st = json.load(open(sys.argv[1]))["stations"][0]
-got = (st["active"], st["switches"], st["output"]["connects"], st["output"]["connected"],
-       [i["reconnects"] for i in st["inputs"] if i["name"] == "secondary"])
-print("  outrestart: /status active=%s switches=%d output connects=%d connected=%s backup reconnects=%s" % got)
-sys.exit(0 if got == ("secondary", 1, 2, True, [0]) else 1)
+def state(path):
+    st = json.load(open(path))["stations"][0]
+    return (st["active"], st["switches"], [i["reconnects"] for i in st["inputs"]],
+            st["output"]["connects"], st["output"]["connected"])
+before, after = state(sys.argv[1]), state(sys.argv[2])
+fmt = "active=%s switches=%d input reconnects=%s output connects=%d connected=%s"
+print("  outrestart: /status before the restart: " + fmt % before)
+print("  outrestart: /status after:              " + fmt % after)
+ok = (before[0] == after[0] == "secondary" and before[1:3] == after[1:3]
+      and (before[3], after[3]) == (1, 2) and after[4])
+sys.exit(0 if ok else 1)
 PY
   echo "$metrics" | grep -q '^relay_output_connects_total{[^}]*} 2$' || {
     echo "  $c: FAILED: /metrics: $(echo "$metrics" | grep relay_output_connects_total)"

@@ -124,12 +124,14 @@ impl Connection {
 
     /// Why this connection is over, if it is.
     fn failed(&mut self, now: Instant) -> Option<String> {
+        // Every message is taken off the bus (nothing else watches it).
         if let Some(bus) = self.pipeline.bus() {
-            if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos]) {
-                return Some(match msg.view() {
-                    gst::MessageView::Error(e) => e.error().to_string(),
-                    _ => "the connection ended".into(),
-                });
+            while let Some(msg) = bus.pop() {
+                match msg.view() {
+                    gst::MessageView::Error(e) => return Some(e.error().to_string()),
+                    gst::MessageView::Eos(_) => return Some("the connection ended".into()),
+                    _ => {}
+                }
             }
         }
         if self.src.current_level_bytes() > STALL_BYTES {
