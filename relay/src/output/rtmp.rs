@@ -64,6 +64,25 @@ impl Backoff {
     }
 }
 
+/// Data piling up in front of `rtmp2sink`: more than [`STALL_BYTES`] queued
+/// without a break for [`STALL`] is a connection that does not take its data.
+#[derive(Debug, Default)]
+pub(crate) struct Backlog {
+    since: Option<Instant>,
+}
+
+impl Backlog {
+    /// `queued` bytes wait for the sink at `now`: is the connection stalled?
+    pub(crate) fn stalled(&mut self, queued: u64, now: Instant) -> bool {
+        if queued <= STALL_BYTES {
+            self.since = None;
+            return false;
+        }
+        let since = *self.since.get_or_insert(now);
+        now.duration_since(since) >= STALL
+    }
+}
+
 /// Where and how an RTMP output publishes.
 #[derive(Debug, Clone)]
 pub struct RtmpTarget {
@@ -78,8 +97,7 @@ struct Connection {
     src: gst_app::AppSrc,
     /// When its publish started (its first keyframe went out).
     published: Option<Instant>,
-    /// Since when data has been piling up in front of the sink.
-    backlog_since: Option<Instant>,
+    backlog: Backlog,
 }
 
 impl Connection {
@@ -108,7 +126,7 @@ impl Connection {
             pipeline,
             src,
             published: None,
-            backlog_since: None,
+            backlog: Backlog::default(),
         };
         conn.pipeline
             .set_state(gst::State::Playing)
@@ -134,18 +152,9 @@ impl Connection {
                 }
             }
         }
-        if self.src.current_level_bytes() > STALL_BYTES {
-            let since = *self.backlog_since.get_or_insert(now);
-            if now.duration_since(since) >= STALL {
-                return Some(format!(
-                    "the server has not taken data for {} s",
-                    STALL.as_secs()
-                ));
-            }
-        } else {
-            self.backlog_since = None;
-        }
-        None
+        self.backlog
+            .stalled(self.src.current_level_bytes(), now)
+            .then(|| format!("the server has not taken data for {} s", STALL.as_secs()))
     }
 }
 
@@ -259,6 +268,22 @@ mod tests {
         assert!(is_rtmp("rtmp://h/live/out"));
         assert!(is_rtmp("RTMPS://h/live/out"));
         assert!(!is_rtmp("icecast://s:p@h:1/x"));
+    }
+
+    #[test]
+    fn a_connection_is_stalled_only_after_a_backlog_that_does_not_clear() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut b = Backlog::default();
+        assert!(!b.stalled(0, t0));
+        // A burst (a keyframe, a slow moment) that clears is no stall.
+        assert!(!b.stalled(STALL_BYTES + 1, t0));
+        assert!(!b.stalled(STALL_BYTES + 1, t0 + s(9)));
+        assert!(!b.stalled(1000, t0 + s(9)));
+        assert!(!b.stalled(STALL_BYTES + 1, t0 + s(12)));
+        assert!(!b.stalled(STALL_BYTES + 1, t0 + s(21)));
+        // A backlog that has not cleared for STALL is one.
+        assert!(b.stalled(STALL_BYTES + 1, t0 + s(22)));
     }
 
     #[test]
