@@ -233,6 +233,15 @@ pub(crate) fn write_loop(target: &RtmpTarget, rx: Receiver<Vec<u8>>, stats: &Out
         };
         let was_started = publish.started();
         let out = publish.feed(&d);
+        // Media that does not go out (no connection, or a new one waiting for its
+        // keyframe) counts as dropped; headers are kept for the next publish.
+        let media = !matches!(
+            flv::classify(&d),
+            Kind::FileHeader | Kind::Metadata | Kind::AudioConfig | Kind::VideoConfig
+        );
+        if media && (conn.is_none() || out.is_empty()) {
+            stats.dropped_buffers.fetch_add(1, Ordering::Relaxed);
+        }
         let Some(c) = conn.as_mut() else {
             continue;
         };
