@@ -34,7 +34,8 @@
 #            previous one (out_360p: at most one repeated at the crash, known).
 #   outrestart  the output's server (a second nginx, the distribution server) is
 #            stopped for 3 s under a relay that is on the backup (sticky: primary
-#            crashed at 6 s, back at 10 s) and started again: the relay publishes
+#            crashed at 6 s, back at 10 s; the server goes away at 14 s or once the
+#            primary's connection is settled) and started again: the relay publishes
 #            again by itself; a viewer of the output reconnects and sees the
 #            backup's programme from a keyframe on, decoding from its first frame
 #            (--ladder 360p: the variant is published again too);
@@ -393,7 +394,7 @@ dist_stop() {
 }
 
 case_outrestart() {
-  local c=outrestart t0 dport hport out t_stop t_back ok=0 i v=outrestart-out
+  local c=outrestart t0 dport hport out t_stop t_back ok=0 i v=outrestart-out settled
   dport=$(out_port)
   hport=$(out_port)
   out="rtmp://127.0.0.1:$dport/live/$c-out"
@@ -403,17 +404,39 @@ case_outrestart() {
   OUT_URL=$out OUT_NGINX=$HV_WORK/$c-dist relay $c --http "127.0.0.1:$hport" --ladder 360p ||
     return 1
   t0=$(date +%s.%N)
-  "$HV_DIR/viewer.sh" "$out" 32 "$HV_WORK" $v >>"$HV_WORK/$v.log" 2>&1 &
+  "$HV_DIR/viewer.sh" "$out" 44 "$HV_WORK" $v >>"$HV_WORK/$v.log" 2>&1 &
   HV_PIDS[$v]=$!
   at "$t0" 6
   hv_kill $c-primary
   at "$t0" 10
   hv_encoder $c-primary $c-primary --colour red --level 3.0
   at "$t0" 14
-  get "$hport" /status >"$HV_WORK/$c-status-before.json"
+  # The server goes away once the primary's new connection is settled (judged
+  # healthy, no reconnection for 2 s; on a starved machine its encoder can take
+  # seconds to publish): from then on no input has a reason to reconnect.
+  settled=$(python3 - "$hport" "$HV_WORK/$c-status-before.json" <<'PY'
+import json, sys, time, urllib.request
+url, path = "http://127.0.0.1:%s/status" % sys.argv[1], sys.argv[2]
+deadline, last, since = time.time() + 15, None, time.time()
+while True:
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
+    st = json.loads(body)["stations"][0]
+    now = [(i["name"], i["healthy"], i["reconnects"]) for i in st["inputs"]]
+    if now != last:
+        last, since = now, time.time()
+    settled = all(h for _, h, _ in now) and time.time() - since >= 2
+    if settled or time.time() > deadline:
+        break
+    time.sleep(0.2)
+open(path, "w").write(body)
+print(("settled: " if settled else "NOT settled after 15 s: ") + " ".join("%s healthy=%s reconnects=%d" % i for i in now))
+PY
+)
+  echo "  $c: inputs when the server goes away: $settled"
+  hv_log "inputs when the server goes away: $settled"
   t_stop=$(date +%s.%N)
   dist_stop $c
-  at "$t0" 17
+  at "$t_stop" 3
   dist_start $c "$dport" || return 1
   t_back=$(date +%s.%N)
   hv_wait $v
