@@ -60,12 +60,13 @@ faults-long: $(TEST_DEPS) build
 
 # The relay's A/V stations through every issue-9 case (scripts/e2e-video.sh; make
 # test runs crash, latency and restore): also manual switches over HTTP, DSL drop,
-# backup 15 s late, 4 s GOP, both inputs down, B-frames; three batches, about 2.5
-# minutes.
+# backup 15 s late, 4 s GOP, both inputs down, B-frames, the output's server
+# restarted under a running relay; four batches, about 3.5 minutes.
 e2e-video-long: $(TEST_DEPS) build
 	bash scripts/e2e-video.sh crash latency restore
 	bash scripts/e2e-video.sh manual dsl late
 	bash scripts/e2e-video.sh gop4 bothdown bframes
+	bash scripts/e2e-video.sh outrestart
 
 # The video platform's story in about a minute (scripts/demo-video.sh): the switch
 # timeline, contact sheets and timeline plots in target/demo-video/.

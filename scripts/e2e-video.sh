@@ -32,6 +32,17 @@
 #   bframes  both encoders send B-frames (--bframes 2: PTS != DTS); --ladder 360p;
 #            the primary crashes: red>blue; on out every video tag's DTS after the
 #            previous one (out_360p: at most one repeated at the crash, known).
+#   outrestart  the output's server (a second nginx, the distribution server) is
+#            stopped for 3 s under a relay that is on the backup (sticky: primary
+#            crashed at 6 s, back at 10 s; the server goes away at 14 s or once the
+#            primary's connection is settled) and started again: the relay publishes
+#            again by itself; a viewer of the output reconnects and sees the
+#            backup's programme from a keyframe on, decoding from its first frame
+#            (--ladder 360p: the variant is published again too);
+#            the relay is the same process, never reconnected an input after the
+#            server went away, kept its switch state (/status before and after: on
+#            the secondary, the same switch count and input reconnections, one more
+#            output connection; /metrics), no ERROR/CRITICAL line.
 #   bothdown --ladder 360p; both encoders crash, 8 s later the backup comes back:
 #            the viewers of out and out_360p stay connected through the outage (the
 #            last picture and silence go out), each waits less than 1 s for data.
@@ -103,17 +114,23 @@ at() {
 # its live edge": its start-up burst outlasted the settle time) and the station
 # fails over before the case begins; then the relay is started once more, and the
 # log says so (scripts/e2e-video.sh's output: "restarted at start-up").
+# With OUT_URL and OUT_NGINX (its nginx's directory) the output goes to another
+# server than the inputs.
 relay() {
-  local c=$1 try
+  local c=$1 try out=${OUT_URL:-$(hv_url "$1-out")} log=${OUT_NGINX:-$HV_WORK/nginx} i
   shift
   for try in 1 2; do
     hv_start "$c-relay" "$RELAY" --quiet --events "$HV_WORK/$c-events.log" \
       --primary "$(hv_url "$c-primary")" --secondary "$(hv_url "$c-backup")" \
-      --output "$(hv_url "$c-out")" --timeout 1s --restore-delay 2s "$@"
-    hv_wait_publish "$c-out" 30 "$try" || return 1
+      --output "$out" --timeout 1s --restore-delay 2s "$@"
+    for ((i = 0; i < 300; i++)); do
+      [ "$(grep -c "publish: name='$c-out'" "$log/error.log" 2>/dev/null)" -ge "$try" ] && break
+      sleep 0.1
+    done
+    [ "$i" -lt 300 ] || { hv_log "live/$c-out was not published within 30 s"; return 1; }
     # Published is not playing yet (the station plays once its primary delivers):
     # wait for a first picture, then 3 s more.
-    timeout 30 ffmpeg -nostdin -v error -i "$(hv_url "$c-out")" -frames:v 1 -f null - ||
+    timeout 30 ffmpeg -nostdin -v error -i "$out" -frames:v 1 -f null - ||
       return 1
     hv_sleep 3
     grep -q ' switch ' "$HV_WORK/$c-events.log" || return 0
@@ -336,6 +353,189 @@ case_bframes() {
     echo "  $c: $v: video tags whose DTS is not after the previous one: $bad (limit $allow)"
     [ "$bad" -le "$allow" ] || ok=1
   done
+  return $ok
+}
+
+# A free port in 63000-63499 (the output-restart case's servers).
+out_port() {
+  /usr/bin/python3 - <<'PY'
+import random, socket
+for p in random.sample(range(63000, 63500), 500):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+PY
+}
+
+# get PORT PATH: an HTTP GET to the relay's API; prints the body.
+get() {
+  /usr/bin/python3 -c '
+import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://127.0.0.1:$1$2"
+}
+
+# dist_start NAME PORT: the distribution server (a second nginx-rtmp) of case NAME.
+dist_start() {
+  "$HV_DIR/start.sh" "$HV_WORK/$1-dist" "$2" >/dev/null || return 1
+  HV_PIDS[$1-dist]=$(cat "$HV_WORK/$1-dist/nginx.ownpid")
+  hv_log "distribution nginx of $1 on 127.0.0.1:$2 (pid ${HV_PIDS[$1-dist]})"
+}
+
+dist_stop() {
+  hv_log "stopping the distribution nginx of $1"
+  "$HV_DIR/stop.sh" "$HV_WORK/$1-dist"
+  unset "HV_PIDS[$1-dist]"
+}
+
+case_outrestart() {
+  local c=outrestart t0 dport hport out t_stop t_back ok=0 i v=outrestart-out settled
+  dport=$(out_port)
+  hport=$(out_port)
+  out="rtmp://127.0.0.1:$dport/live/$c-out"
+  dist_start $c "$dport" || return 1
+  encoders $c
+  hv_wait_publish $c-primary 30 && hv_wait_publish $c-backup 30 || return 1
+  OUT_URL=$out OUT_NGINX=$HV_WORK/$c-dist relay $c --http "127.0.0.1:$hport" --ladder 360p ||
+    return 1
+  t0=$(date +%s.%N)
+  "$HV_DIR/viewer.sh" "$out" 44 "$HV_WORK" $v >>"$HV_WORK/$v.log" 2>&1 &
+  HV_PIDS[$v]=$!
+  at "$t0" 6
+  hv_kill $c-primary
+  at "$t0" 10
+  hv_encoder $c-primary $c-primary --colour red --level 3.0
+  at "$t0" 14
+  # The server goes away once the primary's new connection is settled (judged
+  # healthy, no reconnection for 2 s; on a starved machine its encoder can take
+  # seconds to publish): from then on no input has a reason to reconnect.
+  settled=$(python3 - "$hport" "$HV_WORK/$c-status-before.json" <<'PY'
+import json, sys, time, urllib.request
+url, path = "http://127.0.0.1:%s/status" % sys.argv[1], sys.argv[2]
+deadline, last, since = time.time() + 15, None, time.time()
+while True:
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
+    st = json.loads(body)["stations"][0]
+    now = [(i["name"], i["healthy"], i["reconnects"]) for i in st["inputs"]]
+    if now != last:
+        last, since = now, time.time()
+    settled = all(h for _, h, _ in now) and time.time() - since >= 2
+    if settled or time.time() > deadline:
+        break
+    time.sleep(0.2)
+open(path, "w").write(body)
+print(("settled: " if settled else "NOT settled after 15 s: ") + " ".join("%s healthy=%s reconnects=%d" % i for i in now))
+PY
+)
+  echo "  $c: inputs when the server goes away: $settled"
+  hv_log "inputs when the server goes away: $settled"
+  t_stop=$(date +%s.%N)
+  dist_stop $c
+  at "$t_stop" 3
+  dist_start $c "$dport" || return 1
+  t_back=$(date +%s.%N)
+  hv_wait $v
+  local status metrics
+  status=$(get "$hport" /status)
+  metrics=$(get "$hport" /metrics)
+  kill -0 "${HV_PIDS[$c-relay]}" 2>/dev/null || {
+    echo "  $c: FAILED: the relay ended"
+    ok=1
+  }
+  hv_stop $c-relay
+  echo "$status" >"$HV_WORK/$c-status.json"
+  # The viewer's first connection: the failover (red>blue), then the server went away.
+  hv_report $v --colours red,blue --quiet >"$HV_WORK/$v-report.txt" 2>&1
+  if $ANALYZE check "$HV_WORK/$v.json" --max-av-offset-ms $AV_MS --switches 'red>blue' \
+    --switch-freeze-ms $CRASH_MS >"$HV_WORK/$v-check.txt" 2>&1; then
+    echo "  $c: before: $(tail -n 1 "$HV_WORK/$v-check.txt")"
+  else
+    echo "  $c: FAILED (before the restart):"
+    sed 's/^/    /' "$HV_WORK/$v-check.txt"
+    ok=1
+  fi
+  # Its second connection, after the server came back: the backup's programme, no
+  # switch, a keyframe first, no decoder error from the first frame on.
+  local v2=$v.2
+  if [ ! -s "$HV_WORK/$v2.flv" ]; then
+    echo "  $c: FAILED: the viewer got nothing after the server came back ($(cat "$HV_WORK/$v.txt" | tr '\n' ' '))"
+    return 1
+  fi
+  python3 "$HV_DIR/analyze.py" report "$HV_WORK/$v2.flv" --json "$HV_WORK/$v2.json" \
+    --colours red,blue --quiet >"$HV_WORK/$v2-report.txt" 2>&1
+  if $ANALYZE check "$HV_WORK/$v2.json" --max-av-offset-ms $AV_MS --switches none \
+    --min-duration 8 >"$HV_WORK/$v2-check.txt" 2>&1; then
+    echo "  $c: after: $(tail -n 1 "$HV_WORK/$v2-check.txt")"
+  else
+    echo "  $c: FAILED (after the restart):"
+    sed 's/^/    /' "$HV_WORK/$v2-check.txt"
+    ok=1
+  fi
+  local srcs first
+  srcs=$(python3 -c 'import json,sys; print(",".join(sorted(json.load(open(sys.argv[1]))["video_sources"])))' "$HV_WORK/$v2.json")
+  first=$(ffprobe -v error -select_streams v -show_entries packet=flags -of csv=p=0 \
+    -read_intervals '%+#1' "$HV_WORK/$v2.flv" | head -n 1)
+  echo "  $c: after the restart: picture sources '$srcs' (expected blue), first video packet flags '$first' (expected K)"
+  [ "$srcs" = blue ] || ok=1
+  case $first in K*) ;; *) ok=1 ;; esac
+  # From the server back to the relay publishing again, and to the viewer's first
+  # keyframe.
+  local pub key join
+  # For comparison: the same viewer joining the running stream at the start.
+  join=$(awk -F, -v t="$t0" '$1 == 1 && $3 == "v" { printf "%.2f", $2 - t; exit }' "$HV_WORK/$v-arrivals.csv")
+  echo "  $c: the viewer's first picture on the running stream (its own start-up): ${join} s"
+  pub=$(awk '$2 == "output-reconnected" && $3 == "output=main" { print $1; exit }' "$HV_WORK/$c-events.log")
+  key=$(awk -F, '$1 == 2 && $3 == "v" { print $2; exit }' "$HV_WORK/$v-arrivals.csv")
+  if [ -z "$pub" ] || [ -z "$key" ]; then
+    echo "  $c: FAILED: no output-reconnected event ($pub) or no picture on the second connection ($key)"
+    ok=1
+  else
+    awk -v b="$t_back" -v p="$pub" -v k="$key" 'BEGIN {
+      printf "  outrestart: server back -> relay published again %.2f s, -> viewer'"'"'s first picture %.2f s (limit 8 s)\n", p - b, k - b
+      exit (k - b < 8 ? 0 : 1) }' || ok=1
+  fi
+  # The ladder's variant has its own connection to the server: published again too.
+  grep -q ' output-reconnected output=360p ' "$HV_WORK/$c-events.log" || {
+    echo "  $c: FAILED: the 360p variant was not published again"
+    ok=1
+  }
+  # The same relay went on: no input reconnected after the server went away, one
+  # start, the backup's first connection still up; its state kept.
+  local late
+  late=$(awk -v t="$t_stop" '$2 == "reconnect" || $2 == "start" { for (i = 3; i <= NF; i++) if ($i ~ /^at=/) { split($i, a, "="); if (a[2] + 0 >= t) n++ } } END { print n + 0 }' "$HV_WORK/$c-events.log")
+  i=$(grep -c ' connect input=secondary' "$HV_WORK/$c-events.log")
+  echo "  $c: input reconnections after the server went away: $late (expected 0); backup connections: $i (expected 1); starts: $(grep -c ' start ' "$HV_WORK/$c-events.log") (expected 1)"
+  [ "$late" = 0 ] && [ "$i" = 1 ] && [ "$(grep -c ' start ' "$HV_WORK/$c-events.log")" = 1 ] || ok=1
+  # The switch's state across the restart: /status just before the server went away
+  # and at the end: the same active input, switches, input reconnections; one more
+  # output connection.
+  python3 - "$HV_WORK/$c-status-before.json" "$HV_WORK/$c-status.json" <<'PY' || ok=1
+import json, sys
+def state(path):
+    st = json.load(open(path))["stations"][0]
+    return (st["active"], st["switches"], [i["reconnects"] for i in st["inputs"]],
+            st["output"]["connects"], st["output"]["connected"])
+before, after = state(sys.argv[1]), state(sys.argv[2])
+fmt = "active=%s switches=%d input reconnects=%s output connects=%d connected=%s"
+print("  outrestart: /status before the restart: " + fmt % before)
+print("  outrestart: /status after:              " + fmt % after)
+ok = (before[0] == after[0] == "secondary" and before[1:3] == after[1:3]
+      and (before[3], after[3]) == (1, 2) and after[4])
+sys.exit(0 if ok else 1)
+PY
+  echo "$metrics" | grep -q '^relay_output_connects_total{[^}]*} 2$' || {
+    echo "  $c: FAILED: /metrics: $(echo "$metrics" | grep relay_output_connects_total)"
+    ok=1
+  }
+  if grep -E 'CRITICAL|ERROR' "$HV_WORK/$c-relay.log" | head -n 3 | grep .; then
+    echo "  $c: FAILED: ERROR/CRITICAL lines in the relay's log"
+    ok=1
+  fi
   return $ok
 }
 

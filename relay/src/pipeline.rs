@@ -37,6 +37,9 @@ pub(crate) struct StationPipeline {
     pub(crate) pipeline: gst::Pipeline,
     pub(crate) switch: gst::Element,
     pub(crate) appsink: gst::Element,
+    /// An A/V station's ladder: each variant's name (`480p`), output URL and the
+    /// appsink that feeds it.
+    pub(crate) variants: Vec<(String, String, gst::Element)>,
     /// Per input (in the order of [`INPUTS`]): what its URL designates and the
     /// appsrcs its connections feed.
     pub(crate) inputs: [(InputKind, Sinks); 2],
@@ -198,6 +201,7 @@ impl StationPipeline {
             pipeline,
             switch,
             appsink,
+            variants: Vec::new(),
             inputs,
             media: Media::audio_adts(),
             description,

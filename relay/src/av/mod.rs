@@ -8,10 +8,13 @@
 //! appsrc name=secondary_audio ! asw.secondary    appsrc name=secondary_video ! sw.secondary
 //! failoverswitch name=asw group=av ! filler ! tee name=out_atee ! queue ! mux.audio
 //! failoverswitch name=sw  group=av ! filler ! tee name=out_vtee ! queue ! mux.video
-//! flvmux name=mux streamable=true ! rtmp2sink name=out_sink location=OUTPUT
+//! flvmux name=mux streamable=true ! appsink name=out_sink   (-> the output's writer)
 //! ```
 //! The two switches are one `group`: they switch as one, at the incoming video's
 //! keyframe, audio trimmed to it. H.264 and AAC are passed through as they come.
+//! The FLV goes to the station's output, whose writer publishes it with its own
+//! `rtmp2sink` and reconnects it when the server goes away (`output::rtmp`): the
+//! station's pipeline never sees the server.
 //! While no input is healthy the switches send GAP events, which the fillers
 //! ([`filler`]) answer with the last video keyframe again and silent AAC frames, so
 //! the output's viewers keep getting a stream: see [`filler`] for why.
@@ -22,7 +25,7 @@
 //! out_vtee. ! queue ! avdec_h264 name=lad_dec ! videoconvert ! tee name=lad_tee
 //! lad_tee. ! queue leaky ! videoscale ! video/x-raw,width=854,height=480
 //!     ! x264enc name=v480_enc tune=zerolatency ... ! h264parse ! queue ! v480_mux.video
-//! out_atee. ! queue ! v480_mux.audio   flvmux name=v480_mux ! rtmp2sink location=OUTPUT_480p
+//! out_atee. ! queue ! v480_mux.audio   flvmux name=v480_mux ! appsink name=v480_sink (-> OUTPUT_480p)
 //! ```
 //! The decoder sees one continuous stream; at a switch it gets the incoming input's
 //! caps (its `codec_data`) before the incoming keyframe. Each variant's encoder makes
@@ -70,6 +73,10 @@ const X264: &str = "tune=zerolatency speed-preset=veryfast key-int-max=300 vbv-b
 /// much later).
 const MUX_LATENCY: u64 = 500_000_000;
 
+/// The muxers' sinks: each FLV tag to the output's writer, at its time (synchronised
+/// to the clock like the `rtmp2sink` it feeds would be).
+const SINK: &str = "emit-signals=true max-buffers=0 drop=false";
+
 /// Is this station's output an RTMP URL (an A/V station)?
 pub(crate) fn is_av(c: &StationConfig) -> bool {
     crate::output::rtmp::is_rtmp(&c.output)
@@ -79,13 +86,9 @@ fn ns(t: Duration) -> String {
     t.as_nanos().to_string()
 }
 
-fn quoted(url: &str) -> String {
-    format!("\"{}\"", url.replace('"', "%22"))
-}
-
 /// The elements an A/V station needs (with a ladder, the transcoding ones too).
 fn factories(c: &StationConfig) -> Vec<&'static str> {
-    let mut f = vec!["appsrc", "flvmux", "rtmp2sink", "tee", "queue"];
+    let mut f = vec!["appsrc", "appsink", "flvmux", "rtmp2sink", "tee", "queue"];
     if !c.ladder.is_empty() {
         f.extend([
             "avdec_h264",
@@ -99,7 +102,7 @@ fn factories(c: &StationConfig) -> Vec<&'static str> {
 }
 
 /// One variant of the ladder, from the decoded video's tee to its own output.
-fn variant_chain(c: &StationConfig, v: &Variant) -> String {
+fn variant_chain(v: &Variant) -> String {
     let n = format!("v{}", v.height);
     format!(
         "lad_tee. ! queue name={n}_rqueue {RAW_QUEUE} ! videoscale name={n}_scale \
@@ -107,11 +110,10 @@ fn variant_chain(c: &StationConfig, v: &Variant) -> String {
          ! x264enc name={n}_enc {X264} bitrate={kbps} ! video/x-h264,profile=main \
          ! h264parse name={n}_parse ! queue name={n}_vqueue {OUT_QUEUE} ! {n}_mux.video \
          out_atee. ! queue name={n}_aqueue {OUT_QUEUE} ! {n}_mux.audio \
-         flvmux name={n}_mux streamable=true latency={MUX_LATENCY} ! rtmp2sink name={n}_sink location={url}\n",
+         flvmux name={n}_mux streamable=true latency={MUX_LATENCY} ! appsink name={n}_sink {SINK}\n",
         w = v.width,
         h = v.height,
         kbps = v.kbps,
-        url = quoted(&v.url(&c.output)),
     )
 }
 
@@ -136,8 +138,7 @@ pub(crate) fn describe(c: &StationConfig) -> String {
          ! tee name=out_atee ! queue name=out_aqueue {OUT_QUEUE} ! mux.audio\n\
          failoverswitch name=sw {switch} ! identity name=out_vfill \
          ! tee name=out_vtee ! queue name=out_vqueue {OUT_QUEUE} ! mux.video\n\
-         flvmux name=mux streamable=true latency={MUX_LATENCY} ! rtmp2sink name=out_sink location={}\n",
-        quoted(&c.output)
+         flvmux name=mux streamable=true latency={MUX_LATENCY} ! appsink name=out_sink {SINK}\n"
     ));
     if !c.ladder.is_empty() {
         d.push_str(&format!(
@@ -145,7 +146,7 @@ pub(crate) fn describe(c: &StationConfig) -> String {
              ! videoconvert name=lad_conv ! tee name=lad_tee\n"
         ));
         for v in &c.ladder {
-            d.push_str(&variant_chain(c, v));
+            d.push_str(&variant_chain(v));
         }
     }
     d
@@ -196,10 +197,19 @@ pub(crate) fn build(c: &StationConfig) -> Result<StationPipeline, String> {
             .collect::<Result<Vec<_>, _>>()?;
         force_keyframes(&by_name("lad_dec")?, &encoders)?;
     }
+    let variants = c
+        .ladder
+        .iter()
+        .map(|v| {
+            let sink = by_name(&format!("v{}_sink", v.height))?;
+            Ok((format!("{}p", v.height), v.url(&c.output), sink))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     let [p, s] = kinds;
     Ok(StationPipeline {
         switch: by_name("sw")?,
         appsink: by_name("out_sink")?,
+        variants,
         inputs: [(p, sinks(INPUTS[0])?), (s, sinks(INPUTS[1])?)],
         media: Media::av_flv(),
         description,

@@ -61,8 +61,8 @@ fn both_switches_are_one_group_into_flvmux() {
     );
     assert!(
         d.contains(
-            "flvmux name=mux streamable=true latency=500000000 ! rtmp2sink name=out_sink \
-             location=\"rtmp://127.0.0.1:1935/live/out\""
+            "flvmux name=mux streamable=true latency=500000000 ! appsink name=out_sink \
+             emit-signals=true"
         ),
         "{d}"
     );
@@ -82,14 +82,15 @@ fn the_ladder_decodes_once_and_encodes_each_variant() {
     );
     assert!(d.contains("bitrate=1200"), "{d}");
     assert!(d.contains("width=640,height=360"), "{d}");
+    // The muxers end in appsinks: the outputs' writers publish (and reconnect).
+    assert!(!d.contains("rtmp2sink"), "{d}");
     assert!(
-        d.contains("rtmp2sink name=v480_sink location=\"rtmp://127.0.0.1:1935/live/out_480p\""),
+        d.contains(
+            "flvmux name=v480_mux streamable=true latency=500000000 ! appsink name=v480_sink"
+        ),
         "{d}"
     );
-    assert!(
-        d.contains("rtmp2sink name=v360_sink location=\"rtmp://127.0.0.1:1935/live/out_360p\""),
-        "{d}"
-    );
+    assert!(d.contains("appsink name=v360_sink"), "{d}");
     // Every variant takes the switched audio.
     assert!(d.contains("out_atee. ! queue name=v480_aqueue"), "{d}");
     assert!(d.contains("out_atee. ! queue name=v360_aqueue"), "{d}");
@@ -109,7 +110,21 @@ fn av_stations_build_and_refuse_audio_inputs() {
     }
     let p = StationPipeline::build(&c).unwrap();
     assert_eq!(p.switch.name(), "sw");
-    assert_eq!(p.appsink.factory().unwrap().name(), "rtmp2sink");
+    assert_eq!(p.appsink.factory().unwrap().name(), "appsink");
+    // Each variant's sink, with its output URL.
+    let variants: Vec<_> = p
+        .variants
+        .iter()
+        .map(|(name, url, sink)| (name.as_str(), url.as_str(), sink.name().to_string()))
+        .collect();
+    assert_eq!(
+        variants,
+        [(
+            "360p",
+            "rtmp://127.0.0.1:1935/live/out_360p",
+            "v360_sink".to_string()
+        )]
+    );
     assert_eq!(p.media, Media::av_flv());
     for (_, sinks) in &p.inputs {
         assert!(sinks.audio.is_some() && sinks.video.is_some());

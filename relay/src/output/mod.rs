@@ -6,12 +6,14 @@
 //!   ([`icecast`]);
 //! - `-`: the stream on stdout.
 //!
-//! - `rtmp://host/app/stream` ([`rtmp`]): written by the pipeline itself
-//!   (`flvmux ! rtmp2sink`, an A/V station, see `av`); the output only counts what
-//!   reaches the sink, its writer thread has nothing to do.
+//! - `rtmp://host/app/stream` ([`rtmp`]): an A/V station's FLV (`flvmux ! appsink`,
+//!   see `av`) published by the writer thread's own `appsrc ! rtmp2sink`, rebuilt
+//!   with backoff when the server goes away, each publish starting with the
+//!   headers and a keyframe ([`flv`]).
 //!
 //! [`keepalive`] keeps an encoded output's connection busy while no input is healthy.
 
+pub(crate) mod flv;
 pub(crate) mod icecast;
 pub(crate) mod keepalive;
 pub(crate) mod rtmp;
@@ -60,17 +62,34 @@ pub enum Target {
         content_type: String,
     },
     Stdout,
-    /// Written by the pipeline's `rtmp2sink`.
-    Rtmp,
+    /// Published by the writer's own `rtmp2sink`.
+    Rtmp(rtmp::RtmpTarget),
 }
 
 impl Target {
+    /// An RTMP output reconnects like the station's inputs: `delay` first, doubling
+    /// up to `max`.
+    pub fn with_backoff(self, delay: std::time::Duration, max: std::time::Duration) -> Target {
+        match self {
+            Target::Rtmp(t) => Target::Rtmp(rtmp::RtmpTarget {
+                reconnect_delay: delay,
+                reconnect_max: max,
+                ..t
+            }),
+            t => t,
+        }
+    }
+
     pub fn parse(s: &str, content_type: &str) -> Result<Target, String> {
         if s == "-" {
             return Ok(Target::Stdout);
         }
         if rtmp::is_rtmp(s) {
-            return Ok(Target::Rtmp);
+            return Ok(Target::Rtmp(rtmp::RtmpTarget {
+                url: s.to_string(),
+                reconnect_delay: std::time::Duration::from_millis(500),
+                reconnect_max: std::time::Duration::from_secs(2),
+            }));
         }
         let url = Url::parse(s)?;
         if url.user.is_none() {
@@ -143,13 +162,8 @@ impl Output {
         self.handle.clone()
     }
 
-    /// Feeds every buffer that reaches `appsink` (emit-signals=true) to the writer;
-    /// a sink that writes itself (`rtmp2sink`) has its bytes counted.
+    /// Feeds every buffer that reaches `appsink` (emit-signals=true) to the writer.
     pub fn attach(&self, appsink: &gst::Element) {
-        if appsink.factory().is_some_and(|f| f.name() != "appsink") {
-            rtmp::count_bytes(appsink, self.stats.clone());
-            return;
-        }
         let out = self.handle();
         appsink.connect("new-sample", false, move |vals| {
             let sink = vals.first()?.get::<gst::Element>().ok()?;
@@ -188,7 +202,7 @@ fn write_loop(target: Target, rx: Receiver<Vec<u8>>, stats: Arc<OutputStats>) {
         Target::Icecast { url, content_type } => {
             icecast::write_loop(&url, &content_type, rx, &stats);
         }
-        Target::Rtmp => for _ in rx {},
+        Target::Rtmp(t) => rtmp::write_loop(&t, rx, &stats),
     }
 }
 

@@ -220,6 +220,7 @@ impl Station {
         for ev in events {
             self.on_input_event(ev);
         }
+        self.check_outputs();
         None
     }
 

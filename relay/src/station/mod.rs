@@ -50,6 +50,11 @@ pub struct Station {
     inputs: Vec<Input>,
     /// `None` once stopped.
     output: Option<Output>,
+    /// An A/V station's ladder variants' outputs (by variant name, `480p`).
+    variant_outputs: Vec<(String, Output)>,
+    /// What the outputs' connections were at the last input tick (connected,
+    /// publishes so far), per output: the main one first, then the variants'.
+    outputs_seen: Vec<(bool, u64)>,
     /// Passthrough: silent frames sent while no input was healthy.
     keepalive_frames: Arc<AtomicU64>,
     state: StationState,
@@ -126,9 +131,21 @@ impl Station {
         }
         let output = match output {
             Some(o) => o,
-            None => Output::start(Target::parse(&config.output, "audio/aac")?, OUTPUT_QUEUE),
+            None => Output::start(
+                Target::parse(&config.output, "audio/aac")?
+                    .with_backoff(config.reconnect_delay, config.reconnect_max),
+                OUTPUT_QUEUE,
+            ),
         };
         output.attach(&pipe.appsink);
+        let mut variant_outputs = Vec::new();
+        for (name, url, sink) in &pipe.variants {
+            let target = Target::parse(url, "video/x-flv")?
+                .with_backoff(config.reconnect_delay, config.reconnect_max);
+            let o = Output::start(target, OUTPUT_QUEUE);
+            o.attach(sink);
+            variant_outputs.push((name.clone(), o));
+        }
         let keepalive_frames = Arc::new(AtomicU64::new(0));
         // (An A/V station fills its outages itself: `av::filler`.)
         if config.setup == Setup::Passthrough && !crate::av::is_av(&config) {
@@ -182,6 +199,8 @@ impl Station {
             pipe,
             inputs,
             output: Some(output),
+            outputs_seen: vec![(false, 0); 1 + variant_outputs.len()],
+            variant_outputs,
             keepalive_frames,
             state: StationState::default(),
             logs,
@@ -277,6 +296,12 @@ impl Station {
         let mut line = self
             .state
             .line(epoch(), self.started.elapsed().as_secs_f64(), kib);
+        let connects = self.output_stat(|s| &s.connects);
+        let connected = self
+            .output
+            .as_ref()
+            .is_some_and(|o| o.stats.connected.load(Ordering::Relaxed));
+        line.push_str(&output_note(connected, connects));
         if verbose {
             let lag = |i: usize| self.inputs.get(i).map_or(0.0, Input::lag_s);
             line.push_str(&format!(" | lag p {:.2}s s {:.2}s", lag(0), lag(1)));
@@ -392,6 +417,46 @@ impl Station {
         Ok(before)
     }
 
+    /// Logs the outputs' connections going down and being published again (the
+    /// writer threads reconnect them; see `output::rtmp`).
+    fn check_outputs(&mut self) {
+        let mut outputs: Vec<(String, Arc<crate::output::OutputStats>)> = Vec::new();
+        if let Some(o) = &self.output {
+            outputs.push(("main".into(), o.stats.clone()));
+        }
+        for (name, o) in &self.variant_outputs {
+            outputs.push((name.clone(), o.stats.clone()));
+        }
+        for (i, (name, stats)) in outputs.into_iter().enumerate() {
+            let now = (
+                stats.connected.load(Ordering::Relaxed),
+                stats.connects.load(Ordering::Relaxed),
+            );
+            let Some(seen) = self.outputs_seen.get_mut(i) else {
+                continue;
+            };
+            if *seen == now {
+                continue;
+            }
+            let was_up = seen.0;
+            *seen = now;
+            let event = match now {
+                (false, _) if was_up => "output-lost",
+                (true, n) if n > 1 => "output-reconnected",
+                (true, _) => "output-connected",
+                _ => continue,
+            };
+            self.logs.event(
+                event,
+                &[
+                    ("output", name),
+                    ("connects", now.1.to_string()),
+                    ("at", format!("{:.3}", epoch())),
+                ],
+            );
+        }
+    }
+
     fn output_stat(&self, f: impl Fn(&crate::output::OutputStats) -> &AtomicU64) -> u64 {
         self.output
             .as_ref()
@@ -411,6 +476,9 @@ impl Station {
         let output = self.output.take()?;
         for i in self.inputs.iter_mut() {
             i.stop();
+        }
+        for (_, o) in self.variant_outputs.drain(..) {
+            o.finish();
         }
         let switch = &self.pipe.switch;
         let stats = switch
@@ -454,6 +522,20 @@ impl Station {
         self.logs.event("stop", &fields);
         Some(output)
     }
+}
+
+/// The status line's word on the output's connection: nothing while it is up on
+/// its first connection; how often it was published again; `DOWN` while it is
+/// (re)connecting after having been up.
+pub(crate) fn output_note(connected: bool, connects: u64) -> String {
+    let mut note = String::new();
+    if connects > 1 {
+        note.push_str(&format!(" | out reconnects {}", connects - 1));
+    }
+    if !connected && connects > 0 {
+        note.push_str(" | out DOWN");
+    }
+    note
 }
 
 impl StationHandle {
@@ -518,5 +600,23 @@ impl Drop for Station {
             let _ = self.pipe.pipeline.set_state(gst::State::Null);
             output.finish();
         }
+        for (_, o) in self.variant_outputs.drain(..) {
+            o.finish();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_note;
+
+    #[test]
+    fn the_status_line_says_when_the_output_is_down_or_was_published_again() {
+        // Not connected yet at start-up: nothing to say.
+        assert_eq!(output_note(false, 0), "");
+        assert_eq!(output_note(true, 1), "");
+        assert_eq!(output_note(false, 1), " | out DOWN");
+        assert_eq!(output_note(true, 3), " | out reconnects 2");
+        assert_eq!(output_note(false, 3), " | out reconnects 2 | out DOWN");
     }
 }
