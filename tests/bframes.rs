@@ -250,18 +250,20 @@ fn drain(h: &mut Harness) {
 const KEY_P: i64 = 0;
 const KEY_S: i64 = 12;
 
-#[test]
-fn b_frames_fail_over_and_restore_with_increasing_dts_and_no_reorder_gaps() {
+/// The primary's encoder is gone from 2.0 s to 3.0 s (timeout 300 ms); the
+/// secondary's keyframes are at frame `key_s` (mod 25). Returns the switches and
+/// what went out.
+fn fail_over_and_restore(key_s: i64, restore_ms: u64) -> (Vec<(String, String, u64)>, Vec<Rec>) {
     let mut sw = Switch::new(
         &[
             ("timeout", ms(300).into()),
-            ("restore-delay", ms(1000).into()),
+            ("restore-delay", ms(restore_ms).into()),
         ],
         H264,
         None,
     );
     sw.hp.play();
-    let (pu, su) = (x264_units(KEY_P, 200), x264_units(KEY_S, 200));
+    let (pu, su) = (x264_units(KEY_P, 200), x264_units(key_s, 200));
     let (mut np, mut ns) = (0, 0);
     for slot in 0..200 {
         let t = (slot * FRAME) as u64;
@@ -272,12 +274,17 @@ fn b_frames_fail_over_and_restore_with_increasing_dts_and_no_reorder_gaps() {
         push_slot(&mut sw.hs, &su, &mut ns, slot, S, true);
         drain(&mut sw.hp);
     }
-    let recs = sw.recs();
+    (switches(&sw.bus), sw.recs())
+}
+
+#[test]
+fn b_frames_fail_over_and_restore_with_increasing_dts_and_no_reorder_gaps() {
+    let (switched, recs) = fail_over_and_restore(KEY_S, 1000);
     let gaps = assert_valid(&recs);
     // The switch points of video without B-frames: the secondary's keyframe after
     // the primary's data ended, the primary's keyframe once its hold-off is over.
     assert_eq!(
-        switches(&sw.bus),
+        switched,
         vec![
             ("secondary".to_string(), "timeout".to_string(), 2480),
             ("primary".to_string(), "restored".to_string(), 4000),
@@ -306,6 +313,26 @@ fn b_frames_fail_over_and_restore_with_increasing_dts_and_no_reorder_gaps() {
                 last_tag = tag;
             }
         }
+    }
+}
+
+#[test]
+fn b_frames_restore_at_the_first_keyframe_after_the_decision_whatever_the_gop_alignment() {
+    // The restore is decided at 3.88 s, the primary's keyframe at 4.0 s: the
+    // secondary's P-frames, presented up to 80 ms after they are sent, wait for the
+    // primary's data of their time, so its keyframe is not passed.
+    for key_s in 10..16 {
+        let (switched, recs) = fail_over_and_restore(key_s, 880);
+        assert_valid(&recs);
+        let key = (key_s * FRAME) as u64 + 2000;
+        assert_eq!(
+            switched,
+            vec![
+                ("secondary".to_string(), "timeout".to_string(), key),
+                ("primary".to_string(), "restored".to_string(), 4000),
+            ],
+            "secondary keyframes at frame {key_s}"
+        );
     }
 }
 
