@@ -50,7 +50,7 @@ fn a_failover_to_a_later_secondary_continues_the_programme() {
     // 0–15 s both; the primary fails at 15 s; the secondary goes on to 17 s.
     for i in 0..1700u64 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         let sample = now * RATE / 1000;
         if now < 15_000 {
             let _ = t.hp.push(chunk(now, sample, 1.0));
@@ -104,7 +104,7 @@ fn unrelated_programmes_are_not_aligned() {
     let mut t = Live::new(&[("timeout", ms(500).into())]);
     for i in 0..1200u64 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         let sample = now * RATE / 1000;
         let _ = t.hp.push(chunk(now, sample, 1.0));
         // Another programme altogether (far away in the pseudo-random sequence).
@@ -145,7 +145,7 @@ fn a_reconnected_input_is_measured_again_before_it_is_restored_to() {
     // carries the programme 30 ms later than before (a new placement).
     for i in 0..4500u64 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         let sample = now * RATE / 1000;
         if now < 15_000 {
             let _ = t.hp.push(chunk(now, sample, 1.0));
@@ -201,7 +201,7 @@ fn with_align_manual_a_reconnected_input_waits_for_the_next_written_offset() {
     // offset again at 9 s.
     for i in 0..1200u64 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         let sample = now * RATE / 1000;
         if !(3_000..5_000).contains(&now) {
             let _ = t.hp.push(chunk(now, sample, 1.0));

@@ -318,7 +318,7 @@ fn active_input_whose_timestamps_went_back_times_out_and_says_why() {
     let mut t = Live::new(&[("timeout", ms(500).into()), ("crossfade", 0u64.into())]);
     for i in 0..300 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         // From 1 s on, the primary's timestamps are 5 s in the past: its data keeps
         // arriving but can never reach the output in time.
         let pts = if now < 1000 {
@@ -418,7 +418,7 @@ fn health_event_from_a_probe_switches_and_restores() {
     ]);
     for i in 0..500 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         if now == 1000 {
             t.hp.push_event(gstfailover::health_event::new_event(false, "silence"));
         }

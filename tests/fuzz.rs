@@ -696,6 +696,15 @@ const KNOWN: &[(Inv, &str)] = &[
         "Case { media: Raw, timeout_ms: 200, restore_ms: 1000, sticky: false, crossfade_ms: 0, \
          rigid_sink: false, steps: [Stall(S), Advance(30), Manual(S), Flush(S), Advance(10)] }",
     ),
+    // The fixer of a format not yet settled changes to the other input's rate: the
+    // output follows it; before the fix the element switched to the other input
+    // and back in the same instant (found by make fuzz, 10,000 cases).
+    (
+        Inv::HealthyTarget,
+        "Case { media: Raw, timeout_ms: 300, restore_ms: 0, sticky: false, crossfade_ms: 0, \
+         rigid_sink: false, steps: [Stall(S), Caps(S, Incompatible), Advance(2), \
+         Caps(P, Incompatible)] }",
+    ),
 ];
 
 /// Sequences that must pass every invariant, gated or not: a failover on a stall

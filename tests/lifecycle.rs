@@ -379,7 +379,7 @@ fn a_timeout_shorter_than_the_buffers_is_raised_with_one_warning() {
     let mut t = Live::new(&[("timeout", ms(5).into())]);
     for i in 0..140u64 {
         let now = i * 21_333_333;
-        t.hp.set_time(gst::ClockTime::from_nseconds(now)).unwrap();
+        t.at_ns(now);
         let _ = t.hp.push(long_buffer(now, PRIMARY));
         let _ = t.hs.push(long_buffer(now, SECONDARY));
     }
@@ -412,7 +412,7 @@ fn time_paused_does_not_count_towards_the_restore_hold_off() {
     // Paused for 3.4 s of clock time; a verdict on the secondary makes the switch
     // decide while paused: the primary has still had only 100 ms.
     t.element.set_state(gst::State::Paused).unwrap();
-    t.hp.set_time(gst::ClockTime::from_mseconds(5000)).unwrap();
+    t.at(5000);
     t.hs.push_event(gstfailover::health_event::new_event(true, "ok"));
     assert!(t.switches().is_empty(), "{:?}", t.switches());
     // Back to PLAYING with running time going on where it stopped (as a pipeline
@@ -425,8 +425,7 @@ fn time_paused_does_not_count_towards_the_restore_hold_off() {
     let mut restored = None;
     for i in 161..=260 {
         let rt = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(rt) + base + pause)
-            .unwrap();
+        t.at_ns((gst::ClockTime::from_mseconds(rt) + base + pause).nseconds());
         let _ = t.hp.push(audio_buffer(rt, PRIMARY));
         let _ = t.hs.push(audio_buffer(rt, SECONDARY));
         let sw = t.switches();

@@ -117,7 +117,7 @@ fn garbage_sizes_and_bytes_never_break_the_output() {
     let sizes = [0usize, 1, 3, 7, 1001, 4095, 1923, 0, 2, 1999];
     for (k, &size) in sizes.iter().enumerate() {
         let now = 500 + k as u64 * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         let _ = t.hp.push(raw(junk(size, k as u32), Some(ms(now))));
         let _ = t.hs.push(raw(junk(size + 5, 99 + k as u32), Some(ms(now))));
         if k == 3 {
@@ -158,11 +158,10 @@ fn huge_buffers_go_through_or_are_dropped_without_harm() {
     assert_values(&out, 0, 1000, PRIMARY);
     // 50 MB on the active input (273 s of audio): goes out whole, and the input's
     // next buffer follows it.
-    t.hp.set_time(gst::ClockTime::from_mseconds(1000)).unwrap();
+    t.at(1000);
     t.hp.push(raw(vec![0; HUGE], Some(ms(1000)))).unwrap();
     let huge_end = ms(1000) + (HUGE as u64 / 4 * 1_000_000_000).div_ceil(48_000);
-    t.hp.set_time(gst::ClockTime::from_nseconds(huge_end))
-        .unwrap();
+    t.at_ns(huge_end);
     t.hp.push(audio_at(Some(huge_end), PRIMARY)).unwrap();
     let out = t.pull_all();
     assert_eq!(out.len(), 2, "{out:?}");
@@ -177,7 +176,7 @@ fn untimestamped_buffers_continue_the_input_timeline() {
     let mut t = Live::new(&[("timeout", ms(500).into()), ("crossfade", 0u64.into())]);
     for i in 0..200 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         if now < 1000 {
             t.hp.push(audio_at(None, PRIMARY)).unwrap();
         }
@@ -242,7 +241,7 @@ fn encoded_audio_duplicates_and_steps_back_never_overlap() {
             (100, Some(95)),
         ])
     {
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         let mut b = encoded_buffer(0);
         b.get_mut()
             .unwrap()
@@ -272,7 +271,7 @@ fn timestamps_jumping_hours_ahead_do_not_stall_a_live_output() {
     // The primary jumps for good; the secondary stays on the clock.
     for i in 100..200u64 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         let _ = t.hp.push(audio_at(Some(ms(now + HOURS)), PRIMARY));
         let _ = t.hs.push(audio_at(Some(ms(now)), SECONDARY));
     }
@@ -300,7 +299,7 @@ fn live_timestamps_restarting_from_zero_do_not_stop_the_output() {
     let mut t = Live::new(&[("timeout", ms(500).into()), ("crossfade", 0u64.into())]);
     for i in 0..1400u64 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         // The primary's encoder restarts at 12 s and stamps from zero again.
         let pts = if now < 12_000 { now } else { now - 12_000 };
         t.hp.push(audio_at(Some(ms(pts)), PRIMARY)).unwrap();
@@ -322,7 +321,7 @@ fn caps_change_on_the_active_input_and_back() {
     let other = "audio/x-raw,format=S16LE,layout=interleaved,rate=44100,channels=2";
     for i in 0..300u64 {
         let now = i * 10;
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         if now == 1000 {
             t.hp.set_src_caps_str(other);
         }
@@ -642,7 +641,7 @@ fn non_time_segments_are_refused_with_a_warning() {
             seg.set_start(gst::format::Bytes::from_u64(1 << 40));
             assert!(t.hp.push_event(gst::event::Segment::new(&seg)));
         }
-        t.hp.set_time(gst::ClockTime::from_mseconds(now)).unwrap();
+        t.at(now);
         // After the BYTES segment the primary's "timestamps" mean nothing (here
         // they would overlap by 300 ms): they must be ignored, as the warning says.
         let pts = if now < 500 { now } else { now - 300 };

@@ -7,6 +7,7 @@
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
+use common::task::{TaskThread, unique_name};
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -73,12 +74,17 @@ struct Switch {
     hp: Harness,
     hs: Harness,
     bus: gst::Bus,
+    /// The switch's timer task: the test takes turns with it.
+    timer: TaskThread,
 }
 
 impl Switch {
     fn new(props: &[(&str, gst::glib::Value)], caps: &str, bin: Option<&gst::Bin>) -> Self {
         init();
-        let element = gst::ElementFactory::make("failoverswitch").build().unwrap();
+        let element = gst::ElementFactory::make("failoverswitch")
+            .name(unique_name("fs"))
+            .build()
+            .unwrap();
         set_props(&element, props);
         if let Some(bin) = bin {
             bin.add(&element).unwrap();
@@ -90,12 +96,28 @@ impl Switch {
         hp.use_testclock();
         hp.set_src_caps_str(caps);
         hs.set_src_caps_str(caps);
+        let timer = TaskThread::of(&element, "src");
         Self {
             element,
             hp,
             hs,
             bus,
+            timer,
         }
+    }
+
+    /// Waits until the timer has acted on what happened and sleeps again.
+    fn settle(&self) {
+        self.timer.settle().unwrap();
+    }
+
+    /// Sets the clock to `t_ms`, in turn with the switch's timer.
+    fn at(&mut self, t_ms: u64) {
+        self.settle();
+        self.hp
+            .set_time(gst::ClockTime::from_mseconds(t_ms))
+            .unwrap();
+        self.settle();
     }
 }
 
@@ -122,12 +144,13 @@ fn video_fails_over_at_the_incoming_keyframe_and_restores_without_freezing() {
     let mut out = Out::default();
     for i in 0..200u64 {
         let t = i * FRAME;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         // The primary's encoder is gone from 2.0 s to 3.0 s.
         if !(2000..3000).contains(&t) {
             let _ = sw.hp.push(unit(t, key_p(t), P));
         }
         let _ = sw.hs.push(unit(t, key_s(t), S));
+        sw.settle();
         collect(&mut sw.hp, &mut out);
     }
     let sw_msgs = switches(&sw.bus);
@@ -188,7 +211,11 @@ fn a_group_switches_audio_and_video_as_one_at_the_video_keyframe() {
     let mut aout: Vec<gst::Buffer> = Vec::new();
     for i in 0..300u64 {
         let t = i * 20;
+        video.settle();
+        audio.settle();
         clock.set_time(gst::ClockTime::from_mseconds(t));
+        video.settle();
+        audio.settle();
         // Only the primary's AUDIO fails, 2.0 s to 3.0 s: the whole group fails over.
         let primary_audio = !(2000..3000).contains(&t);
         if t % FRAME == 0 {
@@ -202,6 +229,8 @@ fn a_group_switches_audio_and_video_as_one_at_the_video_keyframe() {
             }
             let _ = audio.hs.push(audio_buffer(t + h * 10, -0.25));
         }
+        video.settle();
+        audio.settle();
         collect(&mut video.hp, &mut vout);
         aout.extend(std::iter::from_fn(|| audio.hp.try_pull()));
     }
@@ -242,11 +271,12 @@ fn latency_lets_a_failover_reach_back_so_neither_picture_nor_sound_stops() {
     let mut released_late = Vec::new();
     for i in 0..150u64 {
         let t = i * FRAME;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         if t < 3000 {
             let _ = sw.hp.push(unit(t, key_p(t), P));
         }
         let _ = sw.hs.push(unit(t, key_s(t), S));
+        sw.settle();
         let before = out.units.len();
         collect(&mut sw.hp, &mut out);
         // Nothing goes out before it is due (running time + latency).

@@ -288,7 +288,10 @@ impl State {
         // The switch is for what made the fixer fail, not for the caps it now has.
         let reason = self.pad(fixer).health.fault();
         self.fix_output_caps(other, now);
-        if let (Some(reason), true) = (reason, self.active == Some(fixer)) {
+        // A fixer whose new caps are the other's format is healthy again: it carries
+        // on in that format, no switch.
+        let still_failed = !self.pad(fixer).health.is_healthy();
+        if let (Some(reason), true) = (reason, self.active == Some(fixer) && still_failed) {
             if self.pad(other).health.is_healthy() && self.settings.auto_switch {
                 self.switch(Some(other), reason);
             }

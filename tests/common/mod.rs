@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_check::Harness;
 
+pub mod task;
+
 pub const RAW_CAPS: &str = "audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=1";
 const PRIMARY_VALUE: f32 = 0.25;
 const SECONDARY_VALUE: f32 = -0.25;
@@ -83,6 +85,8 @@ pub struct Live {
     bus: gst::Bus,
     log: Vec<gst::Message>,
     switches_seen: usize,
+    /// The switch's timer task: the test takes turns with it.
+    timer: task::TaskThread,
 }
 
 impl Live {
@@ -102,7 +106,10 @@ impl Live {
         secondary_first: bool,
     ) -> Self {
         init();
-        let element = gst::ElementFactory::make("failoverswitch").build().unwrap();
+        let element = gst::ElementFactory::make("failoverswitch")
+            .name(task::unique_name("fs"))
+            .build()
+            .unwrap();
         set_props(&element, props);
         let bus = gst::Bus::new();
         element.set_bus(Some(&bus));
@@ -117,7 +124,10 @@ impl Live {
             hs.set_src_caps_str(secondary);
         }
         hp.play();
+        let timer = task::TaskThread::of(&element, "src");
+        timer.find(true).unwrap();
         Self {
+            timer,
             element,
             hp,
             hs,
@@ -127,29 +137,48 @@ impl Live {
         }
     }
 
+    /// Waits until the switch's timer has acted on what happened (a push, an event,
+    /// the clock) and sleeps again.
+    pub fn settle(&self) {
+        self.timer.settle().unwrap();
+    }
+
+    /// Sets the clock to `now_ms`, in turn with the switch's timer: it finishes what
+    /// it was doing first and acts on the new time before the test goes on.
+    pub fn at(&mut self, now_ms: u64) {
+        self.at_ns(ms(now_ms));
+    }
+
+    /// [`Live::at`] in nanoseconds.
+    pub fn at_ns(&mut self, now: u64) {
+        self.settle();
+        self.hp
+            .set_time(gst::ClockTime::from_nseconds(now))
+            .unwrap();
+        self.settle();
+    }
+
     /// Sets the clock to `now_ms` and pushes 10 ms of audio on the inputs that are up.
     pub fn tick(&mut self, now_ms: u64, primary: bool, secondary: bool) {
-        self.hp
-            .set_time(gst::ClockTime::from_mseconds(now_ms))
-            .unwrap();
+        self.at(now_ms);
         if primary {
             let _ = self.hp.push(audio_buffer(now_ms, PRIMARY_VALUE));
         }
         if secondary {
             let _ = self.hs.push(audio_buffer(now_ms, SECONDARY_VALUE));
         }
+        self.settle();
     }
 
     pub fn tick_encoded(&mut self, now_ms: u64, primary: bool, secondary: bool) {
-        self.hp
-            .set_time(gst::ClockTime::from_mseconds(now_ms))
-            .unwrap();
+        self.at(now_ms);
         if primary {
             let _ = self.hp.push(encoded_buffer(now_ms));
         }
         if secondary {
             let _ = self.hs.push(encoded_buffer(now_ms));
         }
+        self.settle();
     }
 
     /// Releases the switch's pending clock wait and waits until it has acted on it

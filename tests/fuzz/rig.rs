@@ -4,28 +4,28 @@
 //! latency query with live=true), on one test clock, with the output collected by a
 //! sink pad of ours. Every push goes through a worker thread per input and every
 //! wait is bounded, so a deadlock is reported instead of hanging the test.
+//!
+//! The rig and the switch's timer task take turns: after every push, event, state
+//! change and clock wake-up the rig waits until the timer thread sleeps again (on the
+//! clock, or with nothing to do) before it goes on. So the timer always acts on the
+//! clock time it was woken at, however loaded the machine — a handshake, not a
+//! guess (`common::task`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use gst::prelude::*;
 use gst_check::TestClock;
 
+use crate::common::task::{TaskThread, unique_name};
+
 /// Longest a push, an event or a state change may take (real time) before the test
 /// calls it a deadlock. Nothing in the element waits this long in a live pipeline.
-pub const BOUND: Duration = Duration::from_secs(10);
+pub use crate::common::task::BOUND;
 /// Most timer wake-ups handled while the clock moves to one new time; more means
 /// the element's timer spins.
 const MAX_WAKEUPS: usize = 2000;
-/// How long (wall time, ms) the rig waits for a thread that waited on the clock
-/// before and was woken (by the clock, a push or an event) to wait on it again
-/// before it moves the clock on: it must see the clock where it was when it was
-/// woken, however loaded the machine. Only paid when a thread stops waiting on the
-/// clock (then the rig waits in vain once).
-const REWAIT_PATIENCE_MS: u32 = 50;
 
 pub const PRIMARY: usize = 0;
 pub const SECONDARY: usize = 1;
@@ -71,9 +71,8 @@ pub struct Rig {
     base_time: u64,
     /// Clock time at which the pipeline was paused, if it is.
     paused_at: Option<u64>,
-    /// How many clock waits were pending when the clock last moved on: the threads
-    /// (the switch's timer, the probe's) that are expected to wait on it again.
-    waiters: AtomicUsize,
+    /// The switch's timer task.
+    timer: TaskThread,
 }
 
 /// Runs `f` on a helper thread and waits for it at most [`BOUND`].
@@ -125,7 +124,10 @@ impl Rig {
     /// accepts only the caps it was first given (like a configured encoder or a
     /// capsfilter); otherwise it accepts anything (like `fakesink`).
     pub fn new(switch_props: &[(&str, gst::glib::Value)], rigid_sink: bool) -> Rig {
-        let switch = gst::ElementFactory::make("failoverswitch").build().unwrap();
+        let switch = gst::ElementFactory::make("failoverswitch")
+            .name(unique_name("fs"))
+            .build()
+            .unwrap();
         for (k, v) in switch_props {
             match v.get::<&str>() {
                 Ok(text) => switch.set_property_from_str(k, text),
@@ -193,7 +195,9 @@ impl Rig {
         for pad in [&p_src, &s_src, &sink] {
             pad.set_active(true).unwrap();
         }
+        let timer = TaskThread::of(&switch, "src");
         Rig {
+            timer,
             sink,
             switch,
             probe,
@@ -204,7 +208,6 @@ impl Rig {
             taken: 0,
             base_time: 0,
             paused_at: None,
-            waiters: AtomicUsize::new(0),
         }
     }
 
@@ -213,9 +216,13 @@ impl Rig {
         f.jobs
             .send(job)
             .map_err(|_| Stuck(format!("{what}: feeder gone")))?;
-        f.done
+        let done = f
+            .done
             .recv_timeout(BOUND)
-            .map_err(|_| Stuck(format!("{what} did not return within {BOUND:?}")))
+            .map_err(|_| Stuck(format!("{what} did not return within {BOUND:?}")))?;
+        // The timer may act on what the push or event changed: let it.
+        self.timer.settle().map_err(Stuck)?;
+        Ok(done)
     }
 
     pub fn push(
@@ -256,7 +263,9 @@ impl Rig {
                 return Err(Stuck(format!("state change to {state:?} failed: {err}")));
             }
         }
-        Ok(())
+        let running = matches!(state, gst::State::Paused | gst::State::Playing);
+        self.timer.find(running).map_err(Stuck)?;
+        self.timer.settle().map_err(Stuck)
     }
 
     pub fn playing(&self) -> bool {
@@ -272,23 +281,11 @@ impl Rig {
     }
 
     /// Moves the clock on by `ns`, releasing every clock wait due on the way, in
-    /// time order. Returns an error when the element's timer wakes up without end.
+    /// time order, each after the timer has acted on the one before. Returns an
+    /// error when the element's timer wakes up without end or never sleeps.
     pub fn advance_by(&self, ns: u64) -> Result<(), String> {
         let target = self.clock.time().nseconds() + ns;
-        // A timer may still be acting on something that woke it (a push, an event,
-        // a switch) before it waits on the clock again: wait for it, so that it
-        // sees the clock where it was when it was woken.
-        let expected = self.waiters.load(Ordering::SeqCst).max(1);
-        if self.clock.peek_id_count() < expected as u32 {
-            let patience = if self.waiters.load(Ordering::SeqCst) > 0 {
-                REWAIT_PATIENCE_MS
-            } else {
-                1
-            };
-            let _ = self
-                .clock
-                .timed_wait_for_multiple_pending_ids(expected as u32, patience);
-        }
+        self.timer.settle()?;
         for _ in 0..MAX_WAKEUPS {
             let Some(id) = self.clock.peek_next_pending_id() else {
                 break;
@@ -300,17 +297,9 @@ impl Rig {
             if t > self.clock.time().nseconds() {
                 self.clock.set_time(gst::ClockTime::from_nseconds(t));
             }
-            let waiting = self.clock.peek_id_count();
             // (`process_id` of gstreamer-check 0.25 unrefs the id once too often.)
             self.clock.process_next_clock_id();
-            // Let the woken thread act and wait again before looking further.
-            let _ = self
-                .clock
-                .timed_wait_for_multiple_pending_ids(waiting, REWAIT_PATIENCE_MS);
-            if self.clock.peek_next_pending_id().as_ref() == Some(&id) {
-                // Not taken yet: give it a moment.
-                thread::sleep(Duration::from_millis(1));
-            }
+            self.timer.settle()?;
         }
         if self
             .clock
@@ -324,8 +313,6 @@ impl Rig {
         if self.clock.time().nseconds() < target {
             self.clock.set_time(gst::ClockTime::from_nseconds(target));
         }
-        self.waiters
-            .store(self.clock.peek_id_count() as usize, Ordering::SeqCst);
         Ok(())
     }
 
