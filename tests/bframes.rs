@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
+use common::task::{TaskThread, unique_name};
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -190,12 +191,17 @@ struct Switch {
     hs: Harness,
     bus: gst::Bus,
     recs: Arc<Mutex<Vec<Rec>>>,
+    /// The switch's timer task: the test takes turns with it.
+    timer: TaskThread,
 }
 
 impl Switch {
     fn new(props: &[(&str, gst::glib::Value)], caps: &str, bin: Option<&gst::Bin>) -> Self {
         init();
-        let element = gst::ElementFactory::make("failoverswitch").build().unwrap();
+        let element = gst::ElementFactory::make("failoverswitch")
+            .name(unique_name("fs"))
+            .build()
+            .unwrap();
         set_props(&element, props);
         if let Some(bin) = bin {
             bin.add(&element).unwrap();
@@ -216,13 +222,27 @@ impl Switch {
                 assert!(h.push_event(gst::event::Segment::new(&seg)));
             }
         }
+        let timer = TaskThread::of(&element, "src");
         Self {
             element,
             hp,
             hs,
             bus,
             recs,
+            timer,
         }
+    }
+
+    /// Waits until the timer has acted on what happened and sleeps again.
+    fn settle(&self) {
+        self.timer.settle().unwrap();
+    }
+
+    /// Sets the clock to `t` ms, in turn with the switch's timer.
+    fn at(&mut self, t: u64) {
+        self.settle();
+        self.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        self.settle();
     }
 
     fn recs(&self) -> Vec<Rec> {
@@ -267,11 +287,12 @@ fn fail_over_and_restore(key_s: i64, restore_ms: u64) -> (Vec<(String, String, u
     let (mut np, mut ns) = (0, 0);
     for slot in 0..200 {
         let t = (slot * FRAME) as u64;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         // The primary's encoder is gone from 2.0 s to 3.0 s.
         let on = !(2000..3000).contains(&t);
         push_slot(&mut sw.hp, &pu, &mut np, slot, P, on);
         push_slot(&mut sw.hs, &su, &mut ns, slot, S, true);
+        sw.settle();
         drain(&mut sw.hp);
     }
     (switches(&sw.bus), sw.recs())
@@ -359,7 +380,11 @@ fn b_frames_in_a_group_switch_with_the_audio_at_the_video_keyframe() {
     let mut aout: Vec<gst::Buffer> = Vec::new();
     for i in 0..300u64 {
         let t = i * 20;
+        video.settle();
+        audio.settle();
         clock.set_time(gst::ClockTime::from_mseconds(t));
+        video.settle();
+        audio.settle();
         // Only the primary's AUDIO fails, 2.0 s to 3.0 s: the whole group fails over
         // while the primary's video goes on.
         let primary_audio = !(2000..3000).contains(&t);
@@ -374,6 +399,8 @@ fn b_frames_in_a_group_switch_with_the_audio_at_the_video_keyframe() {
             }
             let _ = audio.hs.push(audio_buffer(t + h * 10, -0.25));
         }
+        video.settle();
+        audio.settle();
         drain(&mut video.hp);
         aout.extend(std::iter::from_fn(|| audio.hp.try_pull()));
     }
@@ -421,9 +448,10 @@ fn b_frames_with_latency_reach_back_to_the_last_keyframe_without_filler() {
     let mut seen = 0;
     for slot in 0..150 {
         let t = (slot * FRAME) as u64;
-        sw.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
+        sw.at(t);
         push_slot(&mut sw.hp, &pu, &mut np, slot, P, t < 3000);
         push_slot(&mut sw.hs, &su, &mut ns, slot, S, true);
+        sw.settle();
         drain(&mut sw.hp);
         // Nothing goes out before it is due (presentation time + latency).
         let recs = sw.recs();
