@@ -417,6 +417,7 @@ impl Run {
                 rig::bounded("writing active-pad", move || {
                     sw.set_property("active-pad", pad);
                 })?;
+                self.rig.settle()?;
             }
             Step::Health(healthy) => {
                 let reason = if healthy { "ok" } else { "fuzz" };

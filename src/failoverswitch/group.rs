@@ -49,6 +49,9 @@ pub(super) struct GroupState {
     pub seq: u64,
     /// Where the latest decision takes effect, once the video member chose it.
     pub at: Option<u64>,
+    /// How much later the video member placed the incoming input to switch at its
+    /// keyframe (it arrived behind the output): every member places it so.
+    pub delay: u64,
 }
 
 impl Group {
@@ -74,6 +77,7 @@ impl Group {
                     manual_hold: false,
                     seq: 0,
                     at: None,
+                    delay: 0,
                 }),
             });
             groups.insert(key, Arc::downgrade(&g));
@@ -147,6 +151,7 @@ impl GroupState {
         self.manual_hold = reason == Reason::Manual;
         self.seq += 1;
         self.at = None;
+        self.delay = 0;
     }
 
     /// The other members, to tell them about a decision or a switch point.

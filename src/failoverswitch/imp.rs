@@ -282,7 +282,8 @@ impl FailoverSwitch {
                 .field(format!("{n}-reason"), p.health_reason())
                 .field(format!("{n}-active-time"), p.active_time)
                 .field(format!("{n}-dropped"), p.dropped)
-                .field(format!("{n}-last-data-age"), age);
+                .field(format!("{n}-last-data-age"), age)
+                .field(format!("{n}-delay"), p.delay);
         }
         b = b.field("offset", st.offset());
         b.build()
@@ -570,7 +571,7 @@ impl ObjectImpl for FailoverSwitch {
                     .build(),
                 glib::ParamSpecBoxed::builder::<gst::Structure>("stats")
                     .nick("Statistics")
-                    .blurb("switch-count, active, dropped-buffers and, per input (primary-/secondary-): healthy, reason, active-time (ns of output), dropped, last-data-age (ns; G_MAXUINT64 if none yet)")
+                    .blurb("switch-count, active, dropped-buffers and, per input (primary-/secondary-): healthy, reason, active-time (ns of output), dropped, last-data-age (ns; G_MAXUINT64 if none yet), delay (ns the input was placed later to catch up at a switch)")
                     .read_only()
                     .build(),
             ]
@@ -730,6 +731,9 @@ impl ElementImpl for FailoverSwitch {
                 st.playing = true;
                 st.played = true;
                 st.playing_since = now;
+                st.playing_rt = now
+                    .zip(self.obj().base_time())
+                    .map(|(n, b)| n.saturating_sub(b.nseconds()));
                 // Time spent paused counts neither against the inputs nor towards
                 // their restore hold-off.
                 let paused = st

@@ -89,7 +89,7 @@ impl FailoverSwitch {
             .filter(|_| p.time_segment)
             .and_then(|pts| p.segment.to_running_time(pts))
             .map(gst::ClockTime::nseconds);
-        let own = |t: u64| t.saturating_add_signed(p.shift);
+        let own = |t: u64| t.saturating_add_signed(p.placed_earlier());
         let (own_start, overruled) =
             timeline::place(ts, clock_rt, p.position.map(own), out_pos.map(own));
         if overruled {
@@ -105,7 +105,7 @@ impl FailoverSwitch {
                 .duration()
                 .map_or(p.last_duration, gst::ClockTime::nseconds),
         };
-        let start = own_start.saturating_add_signed(-p.shift);
+        let start = own_start.saturating_add_signed(-p.placed_earlier());
         // An encoder with B-frames makes DTS before the segment start (negative
         // running time): kept, at its distance to the PTS.
         let dts_rt = buffer
@@ -170,8 +170,33 @@ impl FailoverSwitch {
         let now = if live { self.clock_now() } else { None };
         let base = self.obj().base_time();
         let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
-        let (start, end, own_start, dts) = self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
+        let (mut start, mut end, own_start, mut dts) =
+            self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
         let active = st.active == Some(input);
+        if !active && st.next.map(|n| n.to) != Some(input) {
+            // A standby placed later to catch up (`staged::catch_up`) whose data jump
+            // forward was placed anew upstream (the relay moved its connection onto
+            // its live edge): it gives that much of its delay back.
+            // (In decode order: with B-frames a P-frame's PTS is ahead of the data
+            // before it.)
+            let p = st.pad_mut(input);
+            if let Some(pos) = p.decode_end.filter(|_| p.delay > 0) {
+                let jump = decode::decode_key(start, dts).saturating_sub(pos);
+                if jump > ALIGN_THRESHOLD {
+                    let back = jump.min(p.delay);
+                    p.delay -= back;
+                    start -= back;
+                    end -= back;
+                    dts = dts.map(|d| d.saturating_sub(back));
+                    gst::debug!(
+                        CAT,
+                        obj = pad,
+                        "data jumped {jump} ns forward: delay {} ns",
+                        p.delay
+                    );
+                }
+            }
+        }
         if end > start {
             Self::check_buffer_length(&mut st, input, end - start);
         }
@@ -238,8 +263,8 @@ impl FailoverSwitch {
         let late = st.is_late(input, clock_rt);
         let current = match clock_rt.filter(|_| st.pad(input).is_live()) {
             Some(rt) => {
-                let own_end = end.saturating_add_signed(st.pad(input).shift);
-                own_end
+                let own_end = end.saturating_add_signed(st.pad(input).placed_earlier());
+                st.counts_from(own_end)
                     .saturating_add(st.pad(input).latency)
                     .saturating_add(st.timeout_of(input))
                     > rt
@@ -441,6 +466,8 @@ impl FailoverSwitch {
                     gst::debug!(CAT, obj = pad, "new stream after EOS");
                     st.pad_mut(input).position = None;
                     st.pad_mut(input).decode_end = None;
+                    // A catch-up delay was for the old stream.
+                    st.pad_mut(input).delay = 0;
                     let pnow = st.policy_now(None);
                     st.set_flag(input, pnow, revive);
                     if std::mem::take(&mut st.out.eos_sent) {
@@ -503,6 +530,7 @@ impl FailoverSwitch {
                 p.flushing = false;
                 p.position = None;
                 p.decode_end = None;
+                p.delay = 0;
                 p.segment = gst::FormattedSegment::new();
                 p.time_segment = true;
                 let pnow = st.policy_now(None);

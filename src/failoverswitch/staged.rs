@@ -32,7 +32,20 @@ impl FailoverSwitch {
         let alive = outgoing.health.is_healthy();
         // The latest presentation end (with B-frames not the last unit's).
         let outgoing_end = outgoing.held.iter().map(|h| h.end).max().or(st.out.pos);
-        let mut at = next.at.or_else(|| self.group_point(st));
+        let mut at = next.at;
+        if at.is_none() {
+            if let Some((point, delay)) = self.group_point(st) {
+                // The video member placed the incoming input later: so does this one.
+                let more = delay.saturating_sub(next.delayed);
+                if more > 0 {
+                    st.pad_mut(to).delay_by(more);
+                    if let Some(n) = st.next.as_mut() {
+                        n.delayed = delay;
+                    }
+                }
+                at = Some(point);
+            }
+        }
         if at.is_none() && st.chooses_keyframes() {
             let units: Vec<Unit> = st
                 .pad(to)
@@ -45,7 +58,8 @@ impl FailoverSwitch {
                 })
                 .collect();
             at = switchpoint::choose_keyframe(st.out.pos, outgoing_end, alive, &units)
-                .map(|k| st.out.pos.map_or(k, |p| p.max(k)));
+                .map(|k| st.out.pos.map_or(k, |p| p.max(k)))
+                .or_else(|| self.catch_up(st, to, &units));
             if let Some(k) = at {
                 gst::debug!(
                     CAT,
@@ -86,11 +100,56 @@ impl FailoverSwitch {
     }
 
     /// The switch point the group's video member chose for the decision this member
-    /// applied.
-    fn group_point(&self, st: &State) -> Option<u64> {
+    /// applied, and how much later it placed the incoming input.
+    fn group_point(&self, st: &State) -> Option<(u64, u64)> {
         let group = st.group.as_ref()?;
         let gs = group.lock();
-        (gs.seq == st.group_seq).then_some(gs.at).flatten()
+        (gs.seq == st.group_seq)
+            .then_some(gs.at)
+            .flatten()
+            .map(|at| (at, gs.delay))
+    }
+
+    /// The incoming input's keyframes arrive behind the output (see
+    /// `switchpoint::lag_behind`; live inputs only): up to its timeout behind, the input is placed that
+    /// much later for the rest of its stream and the switch takes effect at that
+    /// keyframe, now at the output position (the programme repeats that much; no
+    /// frame is moved or squeezed). Further behind, one WARNING names the lag and the
+    /// `latency` that would let the switch happen; the switch waits.
+    fn catch_up(&self, st: &mut State, to: Input, units: &[Unit]) -> Option<u64> {
+        // An input that is not live is read as fast as the output allows: it is
+        // behind only until it has caught up by itself.
+        if !st.pad(to).is_live() {
+            return None;
+        }
+        let lag = switchpoint::lag_behind(st.out.pos, units)?;
+        let pos = st.out.pos?;
+        let bound = st.timeout_of(to);
+        let next = st.next.as_mut()?;
+        if lag > bound {
+            if !std::mem::replace(&mut next.warned, true) {
+                let needed = st.settings.latency.saturating_add(lag);
+                st.outbox.push(Note::Warning(format!(
+                    "switch to {} waits: its keyframes arrive {} ms behind the output, more \
+                     than its timeout ({} ms) allows to catch up; a latency of at least {} ms \
+                     would let it switch",
+                    to.name(),
+                    lag / 1_000_000,
+                    bound / 1_000_000,
+                    needed.div_ceil(1_000_000)
+                )));
+            }
+            return None;
+        }
+        next.delayed = next.delayed.saturating_add(lag);
+        st.pad_mut(to).delay_by(lag);
+        gst::info!(
+            CAT,
+            imp = self,
+            "{} placed {lag} ns later to switch at its keyframe (it arrived behind the output)",
+            to.name()
+        );
+        Some(pos)
     }
 
     /// Publishes the switch point to the group's other members.
@@ -104,6 +163,7 @@ impl FailoverSwitch {
                 return;
             }
             gs.at = Some(at);
+            gs.delay = st.next.map_or(0, |n| n.delayed);
         }
         st.outbox.push(Note::GroupChanged);
     }

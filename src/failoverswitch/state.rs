@@ -139,6 +139,10 @@ pub(super) struct PadState {
     /// Alignment: the input's data is placed this much earlier on the output
     /// timeline than its own running time.
     pub shift: i64,
+    /// Catching up: the input's data is placed this much later on the output
+    /// timeline, for the rest of its stream, because a switch to it had to start at
+    /// a keyframe that arrived behind the output (see `switchpoint::lag_behind`).
+    pub delay: u64,
     /// Alignment (auto): the input was interrupted (a reconnection places it anew);
     /// from this own running time on, until measured again, it is not restored to.
     pub realign: Option<u64>,
@@ -173,6 +177,7 @@ impl Default for PadState {
             active_time: 0,
             raw: None,
             shift: 0,
+            delay: 0,
             realign: None,
             align_reset: false,
         }
@@ -180,6 +185,25 @@ impl Default for PadState {
 }
 
 impl PadState {
+    /// How much earlier than its own running time the input's data is placed on the
+    /// output timeline: its alignment less its catch-up delay.
+    pub fn placed_earlier(&self) -> i64 {
+        self.shift
+            .saturating_sub(i64::try_from(self.delay).unwrap_or(i64::MAX))
+    }
+
+    /// Places the input `by` later from now on (its held data and position too).
+    pub fn delay_by(&mut self, by: u64) {
+        self.delay = self.delay.saturating_add(by);
+        for h in self.held.iter_mut() {
+            h.start = h.start.saturating_add(by);
+            h.end = h.end.saturating_add(by);
+            h.dts = h.dts.map(|d| d.saturating_add(by));
+        }
+        self.position = self.position.map(|p| p.saturating_add(by));
+        self.decode_end = self.decode_end.map(|p| p.saturating_add(by));
+    }
+
     /// The `reason` of `failover-input-health` for the current verdict.
     pub fn health_reason(&self) -> String {
         if self.health.absent && !self.health.eos {
@@ -296,6 +320,11 @@ pub(super) struct Staged {
     pub reason: Reason,
     /// Running time where it takes effect, once known.
     pub at: Option<u64>,
+    /// How much later the incoming input was placed to catch up (see
+    /// `switchpoint::lag_behind`; a group member: as its video member did).
+    pub delayed: u64,
+    /// The incoming input lags too far to catch up: the WARNING went out.
+    pub warned: bool,
 }
 
 /// A side effect decided under the state lock, carried out by the outbox once the
@@ -356,6 +385,10 @@ pub(super) struct State {
     pub played: bool,
     /// Clock time when the element went to PLAYING (no-data timeouts count from there).
     pub playing_since: Option<u64>,
+    /// Running time when it last went to PLAYING: a live input's data from before
+    /// is not late before its timeout has passed from there (a pipeline slow to
+    /// reach PLAYING is not the input's fault).
+    pub playing_rt: Option<u64>,
     /// Clock time when it last left PLAYING.
     pub paused_at: Option<u64>,
     pub clock_id: Option<gst::SingleShotClockId>,
@@ -396,6 +429,7 @@ impl State {
             playing: false,
             played: false,
             playing_since: None,
+            playing_rt: None,
             paused_at: None,
             clock_id: None,
             group_id: gst::GroupId::next(),
@@ -612,6 +646,8 @@ impl State {
                     to,
                     reason,
                     at: None,
+                    delayed: 0,
+                    warned: false,
                 });
                 self.wake();
             }
@@ -661,15 +697,24 @@ impl State {
     /// trickle: data keeps coming, ever later).
     pub fn is_late(&self, i: Input, clock_rt: Option<u64>) -> bool {
         let p = self.pad(i);
-        let own = p.position.map(|pos| pos.saturating_add_signed(p.shift));
+        let own = p
+            .position
+            .map(|pos| pos.saturating_add_signed(p.placed_earlier()));
         match (clock_rt.filter(|_| p.is_live()), own) {
             (Some(rt), Some(pos)) => {
-                rt > pos
+                rt > self
+                    .counts_from(pos)
                     .saturating_add(p.latency)
                     .saturating_add(self.timeout_of(i))
             }
             _ => false,
         }
+    }
+
+    /// Own running time `t` of live data, for judging whether it is current: not
+    /// before the element went to PLAYING.
+    pub fn counts_from(&self, t: u64) -> u64 {
+        self.playing_rt.map_or(t, |p| t.max(p))
     }
 
     /// Marks an input as timed out, saying why where its data was there but behind

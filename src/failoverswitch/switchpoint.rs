@@ -53,6 +53,18 @@ pub(crate) fn choose_keyframe(
     reached.or_else(|| all.first().copied())
 }
 
+/// How far the incoming input's newest unit, a keyframe, lies behind the output
+/// position `sent` (ns from its start), when it is not usable. The incoming input's
+/// data then arrives behind the output (its connection was placed behind the other's,
+/// or it reports less latency than it has), and so will every later keyframe of it: a
+/// switch waiting for a usable one would wait for ever. The switch instead places the
+/// input this much later for the rest of its stream and starts it at this keyframe.
+pub(crate) fn lag_behind(sent: Option<u64>, incoming: &[Unit]) -> Option<u64> {
+    let pos = sent?;
+    let newest = incoming.last()?;
+    (newest.keyframe && !usable(sent, newest.start, newest.duration)).then(|| pos - newest.start)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +117,18 @@ mod tests {
             Some(2000 * MS)
         );
         assert_eq!(choose_keyframe(Some(1200 * MS), None, false, &[]), None);
+    }
+
+    #[test]
+    fn a_keyframe_arriving_behind_the_output_tells_the_lag() {
+        let units = gop(1000, 26, 25);
+        // Its newest unit is the keyframe at 2000 ms; the output is at 2340 ms.
+        assert_eq!(lag_behind(Some(2340 * MS), &units), Some(340 * MS));
+        // Usable (the output is within it): no lag, the switch takes it as it is.
+        assert_eq!(lag_behind(Some(2030 * MS), &units), None);
+        // A delta unit is newest: wait for the keyframe.
+        assert_eq!(lag_behind(Some(2340 * MS), &units[..25]), None);
+        assert_eq!(lag_behind(None, &units), None);
+        assert_eq!(lag_behind(Some(2340 * MS), &[]), None);
     }
 }

@@ -316,6 +316,12 @@ impl Rig {
         Ok(())
     }
 
+    /// Waits until the switch's timer has acted on what the test just did (a
+    /// property written from another thread, say) and sleeps again.
+    pub fn settle(&self) -> Result<(), Stuck> {
+        self.timer.settle().map_err(Stuck)
+    }
+
     /// What came out since the last call.
     pub fn take_output(&mut self) -> Vec<Out> {
         let out = self.out.lock().unwrap();

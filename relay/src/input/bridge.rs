@@ -122,6 +122,9 @@ struct Shared {
     /// The main pipeline plays: data goes into the appsrcs (before, it would
     /// only grow old in their queues).
     open: AtomicBool,
+    /// The switch says this input is on air (`failover-on-air`; until it says,
+    /// taken as on air): its connection is never re-placed then.
+    on_air: Arc<AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -217,12 +220,42 @@ impl Shared {
             if c.generation != generation {
                 return;
             }
+            let windows = c.clock.last_window().0;
             let place = c.clock.on_sample(now, start, end);
             if place == Place::Hold {
                 c.held.push((medium, sample, start, end));
                 drop(c);
                 lock(&self.sup).on_arrival(generation, now);
                 return;
+            }
+            let on_air = self.on_air.load(Ordering::Relaxed);
+            if matches!(place, Place::Pass(_)) && !on_air {
+                // Not on air: a connection whose data stays behind its edge is moved
+                // forward onto it (a switch to it then finds its keyframes ahead of
+                // the output, not behind), up to what the supervisor still counts
+                // as fresh.
+                let max = self.settings.policy.timeout / 2;
+                if let Some(off) = c.clock.replace(now, max) {
+                    c.started = [false; 2];
+                    if debug_edge() {
+                        eprintln!(
+                            "relay: edge {} #{generation}: re-placed at {:.3} s, offset {:.3} s (data stayed behind its edge)",
+                            self.name,
+                            now as f64 / 1e9,
+                            off as f64 / 1e9,
+                        );
+                    }
+                }
+            }
+            if debug_edge() && c.clock.last_window().0 != windows {
+                if let (_, Some(behind)) = c.clock.last_window() {
+                    eprintln!(
+                        "relay: edge {} #{generation}: at {:.3} s the last window's earliest data was {:.3} s behind its edge (on air: {on_air})",
+                        self.name,
+                        now as f64 / 1e9,
+                        behind as f64 / 1e9,
+                    );
+                }
             }
             let facts = Facts {
                 lag: c.clock.lag(now).unwrap_or(0),
@@ -369,7 +402,23 @@ impl Input {
                 return Err(format!("{name} input: element '{f}' is not installed"));
             }
         }
+        let on_air = Arc::new(AtomicBool::new(true));
+        for src in [&sinks.audio, &sinks.video].into_iter().flatten() {
+            let Some(pad) = src.static_pad("src") else {
+                continue;
+            };
+            let flag = on_air.clone();
+            pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+                if let Some(gst::PadProbeData::Event(ev)) = &info.data {
+                    if let Some(on) = gstfailover::on_air_event::parse_event(ev) {
+                        flag.store(on, Ordering::Relaxed);
+                    }
+                }
+                gst::PadProbeReturn::Ok
+            });
+        }
         let shared = Arc::new(Shared {
+            on_air,
             name,
             sinks,
             time,

@@ -19,6 +19,15 @@
 //! throttled rate), and at what rate it delivers stream time over the last `window`
 //! of arrivals since the anchor (1.0: real time).
 //!
+//! The smallest delta of the settle time can come from a clump of data that arrived
+//! early (RTMP delivers in clumps: the server's chunks, the encoder's interleaving),
+//! so that the steady-state data afterwards all arrives behind the edge it was
+//! given. The clock watches that too: per `window` of arrivals, how far its earliest
+//! data was behind its edge ([`ConnClock::behind`]). Two windows in a row with the
+//! same amount, delivered at real-time rate, mean a placement error, not a link
+//! falling behind; the caller may then move the connection forward by it
+//! ([`ConnClock::replace`]) while the connection is not on air.
+//!
 //! Compared with what it replaces (a pad offset learnt the same way, settle data
 //! dropped): held samples survive the settle time (a video keyframe at the start
 //! of a connection is not lost), and lag, lead and rate are measured, so the
@@ -51,7 +60,21 @@ pub(crate) struct ConnClock {
     end: Option<u64>,
     /// (arrival, stream end so far) of recent samples, oldest first.
     recent: VecDeque<(u64, u64)>,
+    /// The window of arrivals being watched for data behind its edge: its start
+    /// and the smallest `arrival - start` in it.
+    watch: Option<(u64, i128)>,
+    /// The smallest `arrival - start` of the last two complete windows (the newer
+    /// first).
+    watched: [Option<i128>; 2],
+    /// Windows watched since the anchor (for `RELAY_DEBUG_EDGE`).
+    windows: u64,
 }
+
+/// Windows whose earliest data was within this of each other are the same
+/// placement error (ns).
+const BEHIND_STEADY: i128 = 20_000_000;
+/// Less than this behind the edge is left alone (ns): half a video frame.
+pub(crate) const BEHIND_MIN: u64 = 20_000_000;
 
 impl ConnClock {
     /// `settle_ns`: how long the first data is held while the live edge is learnt;
@@ -65,6 +88,9 @@ impl ConnClock {
             offset: None,
             end: None,
             recent: VecDeque::new(),
+            watch: None,
+            watched: [None; 2],
+            windows: 0,
         }
     }
 
@@ -80,10 +106,11 @@ impl ConnClock {
         while self.recent.len() > 2 && self.recent.get(1).is_some_and(|&(a, _)| a <= horizon) {
             self.recent.pop_front();
         }
+        let delta = i128::from(now) - i128::from(start);
         if let Some(off) = self.offset {
+            self.watch(now, delta);
             return Place::Pass(off);
         }
-        let delta = i128::from(now) - i128::from(start);
         let min = self.min_delta.map_or(delta, |m| m.min(delta));
         self.min_delta = Some(min);
         if now.saturating_sub(first) < self.settle {
@@ -95,7 +122,63 @@ impl ConnClock {
         // typefinding and parsing release at once) says nothing about the link.
         self.recent.clear();
         self.recent.push_back((now, stream_end));
+        self.watch = None;
+        self.watched = [None; 2];
         Place::Anchor(off)
+    }
+
+    /// Counts a sample's `arrival - start` into the watched window.
+    fn watch(&mut self, now: u64, delta: i128) {
+        let (start, min) = *self.watch.get_or_insert((now, delta));
+        if now.saturating_sub(start) >= self.window {
+            self.watched = [Some(min), self.watched[0]];
+            self.watch = Some((now, delta));
+            self.windows += 1;
+        } else {
+            self.watch = Some((start, min.min(delta)));
+        }
+    }
+
+    /// Windows of arrivals watched since the anchor, and how far the earliest data
+    /// of the last one was behind its edge (ns; negative: ahead).
+    pub(crate) fn last_window(&self) -> (u64, Option<i64>) {
+        let behind = self.watched[0].zip(self.offset).map(|(m, o)| {
+            (m - i128::from(o)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        });
+        (self.windows, behind)
+    }
+
+    /// How far the earliest data of the last complete window of arrivals was behind
+    /// its edge (ns; 0 on the edge), if that was the same in the two last windows
+    /// (within 20 ms; the smaller of the two). None before two windows since the
+    /// anchor (or the last re-placement), or while it changes (a link falling
+    /// behind, or catching up).
+    pub(crate) fn behind(&self) -> Option<u64> {
+        let off = i128::from(self.offset?);
+        let [Some(a), Some(b)] = self.watched else {
+            return None;
+        };
+        ((a - b).abs() <= BEHIND_STEADY)
+            .then(|| (a.min(b) - off).clamp(0, i128::from(u64::MAX)) as u64)
+    }
+
+    /// Moves the connection forward (later on the main timeline) by what it is
+    /// steadily [`behind`](ConnClock::behind) its edge, when that is at least
+    /// [`BEHIND_MIN`] and at most `max`, and it delivers at real-time rate (within
+    /// 5 % at `now`): the data it delivers from now on is on its edge. Returns the
+    /// new offset. Never backwards: a connection ahead of its edge is the
+    /// supervisor's to judge (`lead`).
+    pub(crate) fn replace(&mut self, now: u64, max: u64) -> Option<i64> {
+        let by = self.behind()?;
+        let steady = self.rate(now).is_some_and(|r| (r - 1.0).abs() <= 0.05);
+        if by < BEHIND_MIN || by > max || !steady {
+            return None;
+        }
+        let off = self.offset?.saturating_add(i64::try_from(by).ok()?);
+        self.offset = Some(off);
+        self.watch = None;
+        self.watched = [None; 2];
+        Some(off)
     }
 
     /// Whether the offset is known.
@@ -315,5 +398,82 @@ mod tests {
             c.on_sample(60_200 * MS, 200 * MS, 200 * MS + FRAME),
             Place::Pass(60_000 * MS as i64)
         );
+    }
+
+    /// RTMP-like delivery of 40 ms video frames: clumps of 8 frames (320 ms), each
+    /// when its last frame is due, at `speed` times real time; the clump that ends
+    /// at `early_clump` comes 300 ms sooner (a server flushing what it buffered).
+    /// Returns the (arrival, start) of every frame fed.
+    fn clumps(
+        c: &mut ConnClock,
+        frames: u64,
+        speed: f64,
+        early_clump: Option<u64>,
+    ) -> Vec<(u64, u64)> {
+        const VF: u64 = 40 * MS;
+        (0..frames)
+            .map(|i| {
+                let start = i * VF;
+                let clump = i / 8;
+                let due = (clump * 8 + 7) * VF;
+                let mut now = 1_000 * MS + (due as f64 / speed) as u64;
+                if early_clump == Some(clump) {
+                    now -= 300 * MS;
+                }
+                c.on_sample(now, start, start + VF);
+                (now, start)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clump_that_came_early_while_settling_leaves_the_data_behind_until_re_placed() {
+        let mut c = ConnClock::new(500 * MS, 2000 * MS);
+        // The second clump (frames 8..16) came 300 ms early, inside the settle time.
+        let got = clumps(&mut c, 150, 1.0, Some(1));
+        assert!(c.anchored());
+        // Steadily 300 ms behind its edge: every clump's last frame (on time) maps
+        // 300 ms before its arrival.
+        assert_eq!(c.behind(), Some(300 * MS));
+        let (now, _) = *got.last().unwrap();
+        // More than the caller allows: left alone.
+        assert_eq!(c.replace(now, 200 * MS), None);
+        let before = c.map(0).unwrap();
+        let off = c.replace(now, 500 * MS).unwrap();
+        assert_eq!(c.map(0).unwrap(), before + 300 * MS);
+        assert_eq!(c.map(0), Some(off as u64));
+        // From now on the clumps' last frames map to their arrival: on the edge.
+        let mut c2 = c.clone();
+        for i in 150..200u64 {
+            let start = i * 40 * MS;
+            let due = (i / 8 * 8 + 7) * 40 * MS;
+            let now = 1_000 * MS + due;
+            c2.on_sample(now, start, start + 40 * MS);
+            if i % 8 == 7 {
+                assert_eq!(c2.map(start), Some(now));
+            }
+        }
+        // Nothing more to re-place, and never backwards.
+        let now = 1_000 * MS + 199 * 40 * MS;
+        assert_eq!(c2.replace(now, 500 * MS), None);
+    }
+
+    #[test]
+    fn data_on_its_edge_and_a_link_falling_behind_are_not_re_placed() {
+        // On the edge (no early clump): behind by nothing.
+        let mut c = ConnClock::new(500 * MS, 2000 * MS);
+        let got = clumps(&mut c, 150, 1.0, None);
+        assert_eq!(c.behind(), Some(0));
+        assert_eq!(c.replace(got.last().unwrap().0, 500 * MS), None);
+        // A link at 0.9x: ever further behind, a different amount every window:
+        // the supervisor's to judge (late), not a placement to correct.
+        let mut c = ConnClock::new(500 * MS, 2000 * MS);
+        let got = clumps(&mut c, 150, 0.9, None);
+        assert_eq!(c.behind(), None);
+        assert_eq!(c.replace(got.last().unwrap().0, 5_000 * MS), None);
+        // Before two whole windows since the anchor: not known.
+        let mut c = ConnClock::new(500 * MS, 2000 * MS);
+        clumps(&mut c, 60, 1.0, Some(1));
+        assert_eq!(c.behind(), None);
     }
 }
