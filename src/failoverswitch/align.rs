@@ -121,8 +121,10 @@ impl State {
         for h in p.held.iter_mut() {
             h.start = moved(h.start);
             h.end = moved(h.end);
+            h.dts = h.dts.map(moved);
         }
         p.position = p.position.map(moved);
+        p.decode_end = p.decode_end.map(moved);
         gst::debug!(
             CAT,
             "{} placed {shift} ns earlier than its running time",

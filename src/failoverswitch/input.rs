@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use super::decode;
 use super::imp::CAT;
 use super::imp::FailoverSwitch;
 use super::policy::{Input, InputHealth};
@@ -73,15 +74,16 @@ impl FailoverSwitch {
     }
 
     /// Running-time span of a buffer on the output timeline (its input's running
-    /// time less the input's alignment shift), and its start in the input's own
-    /// running time; `clock_rt` is the clock's running time when live.
+    /// time less the input's alignment shift), its start in the input's own running
+    /// time, and its decode time on the output timeline; `clock_rt` is the clock's
+    /// running time when live.
     fn span(
         &self,
         p: &PadState,
         out_pos: Option<u64>,
         clock_rt: Option<u64>,
         buffer: &gst::BufferRef,
-    ) -> (u64, u64, u64) {
+    ) -> (u64, u64, u64, Option<u64>) {
         let ts = buffer
             .pts()
             .filter(|_| p.time_segment)
@@ -104,7 +106,18 @@ impl FailoverSwitch {
                 .map_or(p.last_duration, gst::ClockTime::nseconds),
         };
         let start = own_start.saturating_add_signed(-p.placed_earlier());
-        (start, start.saturating_add(duration), own_start)
+        // An encoder with B-frames makes DTS before the segment start (negative
+        // running time): kept, at its distance to the PTS.
+        let dts_rt = buffer
+            .dts()
+            .filter(|_| p.time_segment)
+            .and_then(|d| p.segment.to_running_time_full(d))
+            .map(|d| match d {
+                gst::Signed::Positive(t) => t.nseconds() as i128,
+                gst::Signed::Negative(t) => -(t.nseconds() as i128),
+            });
+        let dts = decode::decode_time(start, ts, dts_rt);
+        (start, start.saturating_add(duration), own_start, dts)
     }
 
     /// A timeout shorter than what an input needs between two buffers would make the
@@ -157,21 +170,24 @@ impl FailoverSwitch {
         let now = if live { self.clock_now() } else { None };
         let base = self.obj().base_time();
         let clock_rt = now.zip(base).map(|(n, b)| n.saturating_sub(b.nseconds()));
-        let (mut start, mut end, own_start) =
+        let (mut start, mut end, own_start, mut dts) =
             self.span(st.pad(input), st.out.pos, clock_rt, &buffer);
         let active = st.active == Some(input);
         if !active && st.next.map(|n| n.to) != Some(input) {
             // A standby placed later to catch up (`staged::catch_up`) whose data jump
             // forward was placed anew upstream (the relay moved its connection onto
             // its live edge): it gives that much of its delay back.
+            // (In decode order: with B-frames a P-frame's PTS is ahead of the data
+            // before it.)
             let p = st.pad_mut(input);
-            if let Some(pos) = p.position.filter(|_| p.delay > 0) {
-                let jump = start.saturating_sub(pos);
+            if let Some(pos) = p.decode_end.filter(|_| p.delay > 0) {
+                let jump = decode::decode_key(start, dts).saturating_sub(pos);
                 if jump > ALIGN_THRESHOLD {
                     let back = jump.min(p.delay);
                     p.delay -= back;
                     start -= back;
                     end -= back;
+                    dts = dts.map(|d| d.saturating_sub(back));
                     gst::debug!(
                         CAT,
                         obj = pad,
@@ -190,7 +206,14 @@ impl FailoverSwitch {
         } else {
             st.timeout_of(input)
         };
-        let behind = st.out.pos.is_some_and(|o| end.saturating_add(slack) <= o);
+        // In decode order: with B-frames a unit presented before the output's end
+        // is not behind it.
+        let key = decode::decode_key(start, dts);
+        let key_end = key.saturating_add(end - start);
+        let behind = match st.out.decode.end().filter(|_| st.out.raw.is_none()) {
+            Some(o) => key_end.saturating_add(slack) <= o,
+            None => st.out.pos.is_some_and(|o| end.saturating_add(slack) <= o),
+        };
         // Only a confident alignment is worth protecting (manual: the application
         // wrote an offset; its next write says the input is measured again).
         let align_tracked = match st.settings.align {
@@ -204,12 +227,15 @@ impl FailoverSwitch {
             if end > start {
                 p.last_duration = end - start;
             }
+            // A hole in decode order (with B-frames the presentation times of a
+            // P-frame jump ahead of the data before it).
             let hole = p
-                .position
-                .is_some_and(|pos| start > pos.saturating_add(ALIGN_THRESHOLD));
+                .decode_end
+                .is_some_and(|pos| key > pos.saturating_add(ALIGN_THRESHOLD));
             // A new stream (after EOS or a flush) after earlier data.
             let restarted = p.position.is_none() && p.last_duration > 0;
             p.position = Some(p.position.map_or(end, |pos| pos.max(end)));
+            p.decode_end = Some(p.decode_end.map_or(key_end, |pos| pos.max(key_end)));
             if hole {
                 // An interruption restarts the restore hold-off.
                 p.health.interrupted(pnow);
@@ -289,9 +315,12 @@ impl FailoverSwitch {
             }
         }
         st.evaluate(pnow);
-        st.pad_mut(input)
-            .held
-            .push_back(Held { start, end, buffer });
+        st.pad_mut(input).held.push_back(Held {
+            start,
+            end,
+            dts,
+            buffer,
+        });
 
         if st.active == Some(input) {
             if st.settings.latency > 0 && st.pad(input).held.len() == 1 {
@@ -436,6 +465,7 @@ impl FailoverSwitch {
                 if st.pad(input).health.eos {
                     gst::debug!(CAT, obj = pad, "new stream after EOS");
                     st.pad_mut(input).position = None;
+                    st.pad_mut(input).decode_end = None;
                     // A catch-up delay was for the old stream.
                     st.pad_mut(input).delay = 0;
                     let pnow = st.policy_now(None);
@@ -499,6 +529,7 @@ impl FailoverSwitch {
                 let p = st.pad_mut(input);
                 p.flushing = false;
                 p.position = None;
+                p.decode_end = None;
                 p.delay = 0;
                 p.segment = gst::FormattedSegment::new();
                 p.time_segment = true;
@@ -511,6 +542,7 @@ impl FailoverSwitch {
                     if f.resets_time() {
                         st.out.pos = None;
                         st.out.first_pos = None;
+                        st.out.decode.reset();
                     }
                     st.out.segment_pending = true;
                     st.out.eos_sent = false;
@@ -557,6 +589,7 @@ impl FailoverSwitch {
         let p = st.pad_mut(input);
         p.last_data = now.or(p.last_data);
         p.position = Some(p.position.map_or(end, |x| x.max(end)));
+        p.decode_end = Some(p.decode_end.map_or(end, |x| x.max(end)));
         let pnow = st.policy_now(now);
         st.set_flag(input, pnow, |h| {
             h.timed_out = false;

@@ -7,6 +7,7 @@ use gst::prelude::*;
 mod align;
 mod caps;
 mod capscheck;
+mod decode;
 mod fade;
 mod group;
 mod imp;

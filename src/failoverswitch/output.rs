@@ -8,6 +8,7 @@ use std::sync::MutexGuard;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use super::decode;
 use super::fade::{self, Outgoing};
 use super::imp::CAT;
 use super::imp::FailoverSwitch;
@@ -147,7 +148,8 @@ impl FailoverSwitch {
             return None;
         }
         let incoming = st.pad(next.to).position?;
-        let newest = st.pad(active).held.back().map_or(0, |h| h.end);
+        // The latest presentation end (with B-frames not the last unit's).
+        let newest = st.pad(active).held.iter().map(|h| h.end).max().unwrap_or(0);
         (newest <= incoming.saturating_add(STAGED_WAIT)).then_some(incoming)
     }
 
@@ -222,15 +224,28 @@ impl FailoverSwitch {
                 return None;
             }
             let from = st.out.pos.map_or(start, |o| o.max(start));
-            st.out.pos = Some(end);
+            st.out.pos = Some(from);
             st.out.first_pos.get_or_insert(from);
+            let gap = Self::gap_to(st, end, None);
             st.out.clock = SampleClock::new(end);
-            Some(vec![Item::Event(
-                gst::event::Gap::builder(clock_time(from))
-                    .duration(clock_time(end - from))
-                    .build(),
-            )])
+            Some(gap.into_iter().collect())
         });
+    }
+
+    /// A GAP event that moves the output (not raw audio) from the end of what was
+    /// presented on to `end`, but not past `next_dts` (the decode time of the unit
+    /// that follows, where known): with B-frames the next unit decodes before it is
+    /// presented, and a muxer must not see its DTS go back behind the GAP. Moves the
+    /// output position to the GAP's end.
+    pub(super) fn gap_to(st: &mut State, end: u64, next_dts: Option<u64>) -> Option<Item> {
+        let (from, to) = decode::gap_span(st.out.pos, end, next_dts)?;
+        st.out.pos = Some(to);
+        st.out.decode.gap(to);
+        Some(Item::Event(
+            gst::event::Gap::builder(clock_time(from))
+                .duration(clock_time(to - from))
+                .build(),
+        ))
     }
 
     /// Forwards other events of the active input; the standby's are dropped.
@@ -463,6 +478,7 @@ impl FailoverSwitch {
         let Held {
             start,
             end,
+            dts,
             mut buffer,
         } = held;
         let duration = end - start;
@@ -491,27 +507,26 @@ impl FailoverSwitch {
             Some(o) if (st.out.just_switched || audio) && start < o => o,
             _ => start,
         };
-        // A unit moved to the output position ends where it did: no overlap.
+        // A unit moved to the output position ends where it did: no overlap; its
+        // DTS moves with it.
         let duration = duration.saturating_sub(pts - start).max(1);
-        // Any hole before it is covered with a GAP event: the output stays
-        // continuous.
-        if let Some(o) = st.out.pos.filter(|&o| pts > o) {
-            let gap = gst::event::Gap::builder(clock_time(o))
-                .duration(clock_time(pts - o))
-                .build();
-            items.push(Item::Event(gap));
+        let dts = dts.map(|d| d.saturating_add(pts - start));
+        // A hole before it (in decode order: with B-frames a P-frame is presented
+        // after the B-frames that follow it) is covered with a GAP event: the output
+        // stays continuous.
+        let key = decode::decode_key(pts, dts);
+        if st.out.pos.is_some_and(|o| key > o) {
+            items.extend(Self::gap_to(st, key, None));
         }
-        let p = st.pad(input);
+        // Decode times never go back (a switch, the first units of an encoder with
+        // B-frames).
+        let (pts, dts) = st.out.decode.unit(pts, dts, duration);
         let b = buffer.make_mut();
-        let dts = b
-            .dts()
-            .and_then(|d| p.segment.to_running_time(d))
-            .map(|d| d.nseconds().saturating_add(pts - start));
-        b.set_pts(clock_time(pts));
-        b.set_dts(dts.map(clock_time));
-        if pts > start {
+        if pts != start {
             b.set_duration(clock_time(duration));
         }
+        b.set_pts(clock_time(pts));
+        b.set_dts(dts.map(clock_time));
         Self::mark(st, b);
         let new_end = pts.saturating_add(duration);
         st.out.first_pos.get_or_insert(pts);

@@ -13,7 +13,7 @@
 use gst::subclass::prelude::*;
 
 use super::imp::{CAT, FailoverSwitch};
-use super::output::{Item, clock_time};
+use super::output::Item;
 use super::policy::Input;
 use super::state::{Note, State};
 use super::switchpoint::{self, Unit};
@@ -30,7 +30,8 @@ impl FailoverSwitch {
         let to = next.to;
         let outgoing = st.pad(from);
         let alive = outgoing.health.is_healthy();
-        let outgoing_end = outgoing.held.back().map(|h| h.end).or(st.out.pos);
+        // The latest presentation end (with B-frames not the last unit's).
+        let outgoing_end = outgoing.held.iter().map(|h| h.end).max().or(st.out.pos);
         let mut at = next.at;
         if at.is_none() {
             if let Some((point, delay)) = self.group_point(st) {
@@ -177,17 +178,24 @@ impl FailoverSwitch {
             if keyframes && keyframe {
                 break;
             }
-            let end = h.end;
+            // With B-frames: up to where the unit after it decodes, at most.
+            let (end, decoded) = (h.end, h.dts.map(|d| d.saturating_add(h.end - h.start)));
             st.pad_mut(to).held.pop_front();
             st.pad_mut(to).dropped += 1;
             Self::initial_events(st, items);
-            self.filler(st, end, items);
+            self.filler(st, end, decoded, items);
         }
     }
 
     /// Moves the output to `end` with filler: silence for raw audio, a GAP event for
-    /// other media.
-    pub(super) fn filler(&self, st: &mut State, end: u64, items: &mut Vec<Item>) {
+    /// other media (up to `next_dts` at most: see `gap_to`).
+    pub(super) fn filler(
+        &self,
+        st: &mut State,
+        end: u64,
+        next_dts: Option<u64>,
+        items: &mut Vec<Item>,
+    ) {
         let from = match st.out.pos {
             Some(p) if p >= end => return,
             Some(p) => p,
@@ -206,13 +214,8 @@ impl FailoverSwitch {
                 }
             }
             None => {
-                items.push(Item::Event(
-                    gst::event::Gap::builder(clock_time(from))
-                        .duration(clock_time(end - from))
-                        .build(),
-                ));
+                items.extend(Self::gap_to(st, end, next_dts));
                 st.out.clock = SampleClock::new(end);
-                st.out.pos = Some(end);
             }
         }
         st.out.first_pos.get_or_insert(from);

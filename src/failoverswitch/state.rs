@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::capscheck::{CapsDesc, Kind};
+use super::decode::DecodeLine;
 use super::group::Group;
 use super::policy::{self, Input, InputHealth, Mode, PolicyConfig, Reason};
 use super::timeline::{self, SampleClock, StillWatch};
@@ -83,6 +84,9 @@ impl Settings {
 pub(super) struct Held {
     pub start: u64,
     pub end: u64,
+    /// Decode time on the output timeline (see `decode::decode_time`); `None`
+    /// without a DTS.
+    pub dts: Option<u64>,
     pub buffer: gst::Buffer,
 }
 
@@ -114,6 +118,9 @@ pub(super) struct PadState {
     pub last_data_instant: Option<Instant>,
     /// Running time at the end of the latest data.
     pub position: Option<u64>,
+    /// End of its latest data in decode order (decode time plus duration): where its
+    /// next unit is due (with B-frames its presentation times jump back and forth).
+    pub decode_end: Option<u64>,
     /// Duration of the latest buffer, for buffers without one.
     pub last_duration: u64,
     /// The timeout this input needs (its buffers are longer than `timeout`), 0 if
@@ -159,6 +166,7 @@ impl Default for PadState {
             last_data: None,
             last_data_instant: None,
             position: None,
+            decode_end: None,
             last_duration: 0,
             needed_timeout: 0,
             held: VecDeque::new(),
@@ -190,8 +198,10 @@ impl PadState {
         for h in self.held.iter_mut() {
             h.start = h.start.saturating_add(by);
             h.end = h.end.saturating_add(by);
+            h.dts = h.dts.map(|d| d.saturating_add(by));
         }
         self.position = self.position.map(|p| p.saturating_add(by));
+        self.decode_end = self.decode_end.map(|p| p.saturating_add(by));
     }
 
     /// The `reason` of `failover-input-health` for the current verdict.
@@ -273,8 +283,11 @@ pub(super) struct Output {
     /// decide the format for good).
     pub fixed_by: Option<Input>,
     pub raw: Option<RawFormat>,
-    /// Running time at the end of what was sent.
+    /// Running time at the end of what was sent (presented: the latest end of a
+    /// presentation time).
     pub pos: Option<u64>,
+    /// Decode order of what was sent: decode times never go back.
+    pub decode: DecodeLine,
     /// Running time of the first data sent.
     pub first_pos: Option<u64>,
     pub clock: SampleClock,

@@ -214,15 +214,8 @@ impl FailoverSwitch {
             }
             Some(_) => {}
             None => {
-                let from = *st.out.pos.get_or_insert(rt_now);
-                if from < rt_now {
-                    items.push(Item::Event(
-                        gst::event::Gap::builder(clock_time(from))
-                            .duration(clock_time(rt_now - from))
-                            .build(),
-                    ));
-                    st.out.pos = Some(rt_now);
-                }
+                st.out.pos.get_or_insert(rt_now);
+                items.extend(Self::gap_to(&mut st, rt_now, None));
             }
         }
         self.unlock(st);
