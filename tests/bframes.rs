@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
-use common::task::{TaskThread, unique_name};
+use common::av;
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -185,68 +185,43 @@ fn switches(bus: &gst::Bus) -> Vec<(String, String, u64)> {
         .collect()
 }
 
+/// The shared switch fixture, its output recorded in decode order, its inputs in
+/// the encoder's segment.
 struct Switch {
-    element: gst::Element,
-    hp: Harness,
-    hs: Harness,
-    bus: gst::Bus,
+    sw: av::Switch,
     recs: Arc<Mutex<Vec<Rec>>>,
-    /// The switch's timer task: the test takes turns with it.
-    timer: TaskThread,
 }
 
 impl Switch {
     fn new(props: &[(&str, gst::glib::Value)], caps: &str, bin: Option<&gst::Bin>) -> Self {
-        init();
-        let element = gst::ElementFactory::make("failoverswitch")
-            .name(unique_name("fs"))
-            .build()
-            .unwrap();
-        set_props(&element, props);
-        if let Some(bin) = bin {
-            bin.add(&element).unwrap();
-        }
-        let bus = gst::Bus::new();
-        element.set_bus(Some(&bus));
-        let recs = record(&element);
-        let mut hp = Harness::with_element(&element, Some("primary"), Some("src"));
-        let mut hs = Harness::with_element(&element, Some("secondary"), None);
-        hp.use_testclock();
-        hp.set_src_caps_str(caps);
-        hs.set_src_caps_str(caps);
+        let mut sw = av::Switch::new(props, caps, bin);
+        let recs = record(&sw.element);
         if caps == H264 {
             // The encoder's segment: its timestamps start 1000 h in.
             let mut seg = gst::FormattedSegment::<gst::ClockTime>::new();
             seg.set_start(gst::ClockTime::from_mseconds(SEG0_MS));
-            for h in [&mut hp, &mut hs] {
+            for h in [&mut sw.hp, &mut sw.hs] {
                 assert!(h.push_event(gst::event::Segment::new(&seg)));
             }
         }
-        let timer = TaskThread::of(&element, "src");
-        Self {
-            element,
-            hp,
-            hs,
-            bus,
-            recs,
-            timer,
-        }
-    }
-
-    /// Waits until the timer has acted on what happened and sleeps again.
-    fn settle(&self) {
-        self.timer.settle().unwrap();
-    }
-
-    /// Sets the clock to `t` ms, in turn with the switch's timer.
-    fn at(&mut self, t: u64) {
-        self.settle();
-        self.hp.set_time(gst::ClockTime::from_mseconds(t)).unwrap();
-        self.settle();
+        Self { sw, recs }
     }
 
     fn recs(&self) -> Vec<Rec> {
         self.recs.lock().unwrap().clone()
+    }
+}
+
+impl std::ops::Deref for Switch {
+    type Target = av::Switch;
+    fn deref(&self) -> &av::Switch {
+        &self.sw
+    }
+}
+
+impl std::ops::DerefMut for Switch {
+    fn deref_mut(&mut self) -> &mut av::Switch {
+        &mut self.sw
     }
 }
 
