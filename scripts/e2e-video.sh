@@ -79,11 +79,12 @@ AV_MS=41
 # shown up to 79 ms instead of 40), never a picture that stands still.
 PLANNED_MS=39
 
-# A free port in 61000-61999 (this test's range).
-video_port() {
-  /usr/bin/python3 - <<'PY'
-import random, socket
-for p in random.sample(range(61000, 62000), 1000):
+# free_port LO HI: a free port on 127.0.0.1 in LO..HI-1.
+free_port() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import random, socket, sys
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+for p in random.sample(range(lo, hi), hi - lo):
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))
@@ -95,6 +96,9 @@ for p in random.sample(range(61000, 62000), 1000):
     break
 PY
 }
+
+# A free port in 61000-61999 (this test's range).
+video_port() { free_port 61000 62000; }
 
 hv_init e2e-video
 HV_PORT=$(video_port)
@@ -357,21 +361,7 @@ case_bframes() {
 }
 
 # A free port in 63000-63499 (the output-restart case's servers).
-out_port() {
-  /usr/bin/python3 - <<'PY'
-import random, socket
-for p in random.sample(range(63000, 63500), 500):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-PY
-}
+out_port() { free_port 63000 63500; }
 
 # get PORT PATH: an HTTP GET to the relay's API; prints the body.
 get() {

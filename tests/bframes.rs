@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
-use common::av;
+use common::av::{self, Group};
+use common::files::{ffmpeg_decode, scratch};
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -212,6 +213,18 @@ impl Switch {
     }
 }
 
+impl AsRef<av::Switch> for Switch {
+    fn as_ref(&self) -> &av::Switch {
+        &self.sw
+    }
+}
+
+impl AsMut<av::Switch> for Switch {
+    fn as_mut(&mut self) -> &mut av::Switch {
+        &mut self.sw
+    }
+}
+
 impl std::ops::Deref for Switch {
     type Target = av::Switch;
     fn deref(&self) -> &av::Switch {
@@ -334,8 +347,6 @@ fn b_frames_restore_at_the_first_keyframe_after_the_decision_whatever_the_gop_al
 
 #[test]
 fn b_frames_in_a_group_switch_with_the_audio_at_the_video_keyframe() {
-    init();
-    let bin = gst::Bin::new();
     let props = || -> Vec<(&'static str, gst::glib::Value)> {
         vec![
             ("timeout", ms(300).into()),
@@ -344,46 +355,36 @@ fn b_frames_in_a_group_switch_with_the_audio_at_the_video_keyframe() {
             ("crossfade", 0u64.into()),
         ]
     };
-    let mut video = Switch::new(&props(), H264, Some(&bin));
-    let mut audio = Switch::new(&props(), RAW_CAPS, Some(&bin));
-    let clock = video.hp.testclock().unwrap();
-    audio.element.set_clock(Some(&clock)).unwrap();
-    video.hp.play();
-    audio.hp.play();
+    let mut g = Group::new(&props(), H264, Switch::new);
     let (pu, su) = (x264_units(KEY_P, 150), x264_units(KEY_S, 150));
     let (mut np, mut ns) = (0, 0);
     let mut aout: Vec<gst::Buffer> = Vec::new();
     for i in 0..300u64 {
         let t = i * 20;
-        video.settle();
-        audio.settle();
-        clock.set_time(gst::ClockTime::from_mseconds(t));
-        video.settle();
-        audio.settle();
+        g.at(t);
         // Only the primary's AUDIO fails, 2.0 s to 3.0 s: the whole group fails over
         // while the primary's video goes on.
         let primary_audio = !(2000..3000).contains(&t);
         if t % FRAME as u64 == 0 {
             let slot = (t / FRAME as u64) as i64;
-            push_slot(&mut video.hp, &pu, &mut np, slot, P, true);
-            push_slot(&mut video.hs, &su, &mut ns, slot, S, true);
+            push_slot(&mut g.video.hp, &pu, &mut np, slot, P, true);
+            push_slot(&mut g.video.hs, &su, &mut ns, slot, S, true);
         }
         for h in 0..2 {
             if primary_audio {
-                let _ = audio.hp.push(audio_buffer(t + h * 10, 0.25));
+                let _ = g.audio.hp.push(audio_buffer(t + h * 10, 0.25));
             }
-            let _ = audio.hs.push(audio_buffer(t + h * 10, -0.25));
+            let _ = g.audio.hs.push(audio_buffer(t + h * 10, -0.25));
         }
-        video.settle();
-        audio.settle();
-        drain(&mut video.hp);
-        aout.extend(std::iter::from_fn(|| audio.hp.try_pull()));
+        g.settle();
+        drain(&mut g.video.hp);
+        aout.extend(std::iter::from_fn(|| g.audio.hp.try_pull()));
     }
-    let recs = video.recs();
+    let recs = g.video.recs();
     let gaps = assert_valid(&recs);
     assert!(gaps.is_empty(), "the outgoing video was alive: {gaps:?}");
-    let v = switches(&video.bus);
-    let a = switches(&audio.bus);
+    let v = switches(&g.video.bus);
+    let a = switches(&g.audio.bus);
     assert_eq!(
         v,
         vec![
@@ -511,12 +512,6 @@ fn encoder_with(
     s
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("failover-bframes-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
 /// (pts, dts) of every packet of the first stream of `kind` (`v`, `a`) in `path`,
 /// in file order, as ffprobe reads them (in the stream's time base; a packet
 /// without a DTS has its PTS there).
@@ -539,21 +534,6 @@ fn ffprobe_packets(path: &std::path::Path, kind: &str) -> Vec<(i64, i64)> {
         .collect()
 }
 
-/// ffmpeg decodes the video of `path`: (frames, error output).
-fn ffmpeg_decode(path: &std::path::Path) -> (usize, String) {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args(["-map", "0:v", "-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    let frames = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .count();
-    (frames, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 /// DTS strictly increasing and PTS >= DTS in every packet: (DTS steps back or
 /// repeated, PTS before DTS), listed.
 fn bad_packets(packets: &[(i64, i64)]) -> (Vec<(usize, i64, i64)>, Vec<usize>) {
@@ -572,11 +552,24 @@ fn bad_packets(packets: &[(i64, i64)]) -> (Vec<(usize, i64, i64)>, Vec<usize>) {
     (not_after, pts_first)
 }
 
+/// The video of `file` has `frames` packets, DTS increasing, PTS never before DTS,
+/// and ffmpeg decodes every frame without an error.
+fn assert_valid_video(file: &std::path::Path, frames: usize) {
+    let video = ffprobe_packets(file, "v");
+    assert_eq!(video.len(), frames, "video packets");
+    let (back, pts_first) = bad_packets(&video);
+    assert!(back.is_empty(), "video DTS not increasing at {back:?}");
+    assert!(pts_first.is_empty(), "PTS before DTS at {pts_first:?}");
+    let (decoded, errors) = ffmpeg_decode(file);
+    assert!(errors.trim().is_empty(), "ffmpeg: {errors}");
+    assert_eq!(decoded, frames, "decoded frames");
+}
+
 #[test]
 fn b_frame_encoders_through_a_group_into_flvmux_make_a_valid_flv() {
     // The primary (keyframe every second) ends after 2 s; the secondary (a keyframe
     // every 1.2 s) takes over at its keyframe at 2.4 s and runs to 6 s.
-    let file = scratch("av.flv");
+    let file = scratch("bframes", "av.flv");
     let desc = format!(
         "{}{} failoverswitch name=v group=av ! queue ! mux. \
          failoverswitch name=a group=av ! queue ! mux. \
@@ -593,24 +586,17 @@ fn b_frame_encoders_through_a_group_into_flvmux_make_a_valid_flv() {
         "{:?}",
         r.switches()
     );
-    let video = ffprobe_packets(&file, "v");
     // 2 s of the primary, the secondary from 2.4 s to 6 s: every frame.
-    assert_eq!(video.len(), 50 + 90, "video packets");
-    let (back, pts_first) = bad_packets(&video);
-    assert!(back.is_empty(), "video DTS not increasing at {back:?}");
-    assert!(pts_first.is_empty(), "PTS before DTS at {pts_first:?}");
+    assert_valid_video(&file, 50 + 90);
     let audio = ffprobe_packets(&file, "a");
     assert!(audio.len() > 100, "{} audio packets", audio.len());
     let (back, _) = bad_packets(&audio);
     assert!(back.is_empty(), "audio DTS not increasing at {back:?}");
-    let (frames, errors) = ffmpeg_decode(&file);
-    assert!(errors.trim().is_empty(), "ffmpeg: {errors}");
-    assert_eq!(frames, 140, "decoded frames");
 }
 
 #[test]
 fn b_frame_encoders_into_mpegtsmux_make_a_valid_transport_stream() {
-    let file = scratch("v.ts");
+    let file = scratch("bframes", "v.ts");
     let desc = format!(
         "{}{} failoverswitch name=v ! mpegtsmux ! filesink name=sink location={}",
         encoder(50, 25, "ball", "primary", false),
@@ -619,14 +605,8 @@ fn b_frame_encoders_into_mpegtsmux_make_a_valid_transport_stream() {
     );
     let r = run(&parse(&desc));
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-    let video = ffprobe_packets(&file, "v");
-    assert_eq!(video.len(), 50 + 90, "video packets");
-    let (back, pts_first) = bad_packets(&video);
-    assert!(back.is_empty(), "DTS not increasing at {back:?}");
-    assert!(pts_first.is_empty(), "PTS before DTS at {pts_first:?}");
-    let (frames, errors) = ffmpeg_decode(&file);
-    assert!(errors.trim().is_empty(), "ffmpeg: {errors}");
-    assert_eq!(frames, 140, "decoded frames");
+    // 2 s of the primary, the secondary from 2.4 s to 6 s: every frame.
+    assert_valid_video(&file, 50 + 90);
 }
 
 #[test]
@@ -636,7 +616,7 @@ fn from_an_encoder_without_b_frames_to_one_with_them_dts_keep_increasing() {
     // presented, its next units before the primary's last DTS: raised past it.
     // (FLV: every tag has its DTS; MPEG-TS leaves out a DTS equal to the PTS, and
     // ffprobe then guesses one from the stream's reordering.)
-    let file = scratch("mixed.flv");
+    let file = scratch("bframes", "mixed.flv");
     let desc = format!(
         "{}{} failoverswitch name=v ! flvmux streamable=true ! filesink name=sink location={}",
         encoder_with(50, 25, "ball", "primary", false, "bframes=0 cabac=true"),
@@ -645,12 +625,6 @@ fn from_an_encoder_without_b_frames_to_one_with_them_dts_keep_increasing() {
     );
     let r = run(&parse(&desc));
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-    let video = ffprobe_packets(&file, "v");
-    assert_eq!(video.len(), 50 + 90, "video packets");
-    let (back, pts_first) = bad_packets(&video);
-    assert!(back.is_empty(), "DTS not increasing at {back:?}");
-    assert!(pts_first.is_empty(), "PTS before DTS at {pts_first:?}");
-    let (frames, errors) = ffmpeg_decode(&file);
-    assert!(errors.trim().is_empty(), "ffmpeg: {errors}");
-    assert_eq!(frames, 140, "decoded frames");
+    // 2 s of the primary, the secondary from 2.4 s to 6 s: every frame.
+    assert_valid_video(&file, 50 + 90);
 }

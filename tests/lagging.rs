@@ -10,7 +10,7 @@
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
-use common::av::Switch;
+use common::av::{Group, Switch};
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -240,8 +240,6 @@ fn prog_value(prog_ms: u64) -> f32 {
 
 #[test]
 fn a_group_moves_its_audio_with_the_video_of_a_lagging_input() {
-    init();
-    let bin = gst::Bin::new();
     let props = || -> Vec<(&'static str, gst::glib::Value)> {
         vec![
             ("timeout", ms(1000).into()),
@@ -249,43 +247,36 @@ fn a_group_moves_its_audio_with_the_video_of_a_lagging_input() {
             ("crossfade", 0u64.into()),
         ]
     };
-    let mut video = Switch::new(&props(), H264, Some(&bin));
-    let mut audio = Switch::new(&props(), RAW_CAPS, Some(&bin));
-    let clock = video.hp.testclock().unwrap();
-    audio.element.set_clock(Some(&clock)).unwrap();
-    video.hp.play();
-    audio.hp.play();
+    let mut g = Group::new(&props(), H264, Switch::new);
     let (mut units, mut gaps) = (Vec::new(), Vec::new());
     let mut aout: Vec<gst::Buffer> = Vec::new();
     for i in 0..200u64 {
         let t = i * 20;
-        video.settle();
-        audio.settle();
-        clock.set_time(gst::ClockTime::from_mseconds(t));
-        video.settle();
-        audio.settle();
+        g.at(t);
         if t % FRAME == 0 {
-            let _ = video.hp.push(unit(t, t, key_p(t), P));
+            let _ = g.video.hp.push(unit(t, t, key_p(t), P));
             if t >= LAG {
-                let _ = video.hs.push(unit(t - LAG, t, key_s(t), S));
+                let _ = g.video.hs.push(unit(t - LAG, t, key_s(t), S));
             }
         }
         for h in [0, 10] {
-            let _ = audio.hp.push(audio_buffer(t + h, prog_value(t + h)));
+            let _ = g.audio.hp.push(audio_buffer(t + h, prog_value(t + h)));
             if t >= LAG {
-                let _ = audio.hs.push(audio_buffer(t + h - LAG, prog_value(t + h)));
+                let _ = g
+                    .audio
+                    .hs
+                    .push(audio_buffer(t + h - LAG, prog_value(t + h)));
             }
         }
         if t == 1000 {
-            video.switch_to_secondary();
+            g.video.switch_to_secondary();
         }
-        video.settle();
-        audio.settle();
-        collect(&mut video.hp, &mut units, &mut gaps);
-        aout.extend(std::iter::from_fn(|| audio.hp.try_pull()));
+        g.settle();
+        collect(&mut g.video.hp, &mut units, &mut gaps);
+        aout.extend(std::iter::from_fn(|| g.audio.hp.try_pull()));
     }
-    let v = switches(&video.messages());
-    let a = switches(&audio.messages());
+    let v = switches(&g.video.messages());
+    let a = switches(&g.audio.messages());
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0].0, "secondary");
     assert_eq!(a, v, "audio and video switch at one running time");

@@ -6,6 +6,7 @@
 
 use gst::prelude::*;
 mod common;
+use common::files::{ffmpeg_decode, scratch};
 use common::*;
 
 /// A 320x240 25 fps H.264 encoder (`frames` frames, a keyframe every second) in
@@ -19,30 +20,9 @@ fn h264(frames: u32, bitrate: u32, pattern: &str, pad: &str) -> String {
     )
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("failover-negotiation-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-/// ffmpeg decodes a file and reports errors (`-v error`): returns (frames, errors).
-fn ffmpeg_decode(path: &std::path::Path) -> (u64, String) {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args(["-map", "0:v", "-f", "framemd5", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    let frames = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .count() as u64;
-    (frames, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[test]
 fn two_h264_encoders_of_different_levels_fail_over_into_mpegts_and_decode() {
-    let file = scratch("h264.ts");
+    let file = scratch("negotiation", "h264.ts");
     // Primary: 2 s at 2 Mbit/s (level 2); secondary: 5 s at 300 kbit/s (level 1.3),
     // another codec_data. h264parse first sends basic caps, then refines them.
     let desc = format!(
@@ -115,7 +95,7 @@ fn garbage_on_the_primary_does_not_decide_the_output_format() {
     // Deterministic garbage: three frames that look like 8 kHz 8-channel ADTS (the
     // parser announces those caps and lets them through), then 4 MB of pseudo-random
     // bytes it finds nothing in.
-    let garbage = scratch("garbage.bin");
+    let garbage = scratch("negotiation", "garbage.bin");
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut random = move || {
         x ^= x << 13;
@@ -236,7 +216,7 @@ fn garbage_on_the_primary_does_not_decide_the_output_format() {
 
 #[test]
 fn stereo_without_a_channel_mask_matches_wavparse_stereo() {
-    let wav = scratch("stereo.wav");
+    let wav = scratch("negotiation", "stereo.wav");
     run(&parse(&format!(
         "audiotestsrc num-buffers=100 samplesperbuffer=480 wave=square \
          ! audio/x-raw,rate=48000,channels=2,format=S16LE ! wavenc ! filesink name=sink location={}",

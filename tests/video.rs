@@ -7,7 +7,7 @@
 use gst::prelude::*;
 use gst_check::Harness;
 mod common;
-use common::av::Switch;
+use common::av::{Group, Switch};
 use common::*;
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au,profile=main";
@@ -136,8 +136,6 @@ fn video_fails_over_at_the_incoming_keyframe_and_restores_without_freezing() {
 
 #[test]
 fn a_group_switches_audio_and_video_as_one_at_the_video_keyframe() {
-    init();
-    let bin = gst::Bin::new();
     let props = |caps_timeout: u64| -> Vec<(&'static str, gst::glib::Value)> {
         vec![
             ("timeout", ms(caps_timeout).into()),
@@ -146,42 +144,31 @@ fn a_group_switches_audio_and_video_as_one_at_the_video_keyframe() {
             ("crossfade", 0u64.into()),
         ]
     };
-    let mut video = Switch::new(&props(300), H264, Some(&bin));
-    let mut audio = Switch::new(&props(300), RAW_CAPS, Some(&bin));
-    // One clock for both.
-    let clock = video.hp.testclock().unwrap();
-    audio.element.set_clock(Some(&clock)).unwrap();
-    video.hp.play();
-    audio.hp.play();
+    let mut g = Group::new(&props(300), H264, Switch::new);
     let mut vout = Out::default();
     let mut aout: Vec<gst::Buffer> = Vec::new();
     for i in 0..300u64 {
         let t = i * 20;
-        video.settle();
-        audio.settle();
-        clock.set_time(gst::ClockTime::from_mseconds(t));
-        video.settle();
-        audio.settle();
+        g.at(t);
         // Only the primary's AUDIO fails, 2.0 s to 3.0 s: the whole group fails over.
         let primary_audio = !(2000..3000).contains(&t);
         if t % FRAME == 0 {
-            let _ = video.hp.push(unit(t, key_p(t), P));
-            let _ = video.hs.push(unit(t, key_s(t), S));
+            let _ = g.video.hp.push(unit(t, key_p(t), P));
+            let _ = g.video.hs.push(unit(t, key_s(t), S));
         }
         for h in 0..2 {
             let b = audio_buffer(t + h * 10, 0.25);
             if primary_audio {
-                let _ = audio.hp.push(b);
+                let _ = g.audio.hp.push(b);
             }
-            let _ = audio.hs.push(audio_buffer(t + h * 10, -0.25));
+            let _ = g.audio.hs.push(audio_buffer(t + h * 10, -0.25));
         }
-        video.settle();
-        audio.settle();
-        collect(&mut video.hp, &mut vout);
-        aout.extend(std::iter::from_fn(|| audio.hp.try_pull()));
+        g.settle();
+        collect(&mut g.video.hp, &mut vout);
+        aout.extend(std::iter::from_fn(|| g.audio.hp.try_pull()));
     }
-    let v = switches(&video.bus);
-    let a = switches(&audio.bus);
+    let v = switches(&g.video.bus);
+    let a = switches(&g.audio.bus);
     // One reason for both, the same running time for both: the secondary's keyframe.
     assert_eq!(
         v.first(),

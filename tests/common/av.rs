@@ -83,3 +83,61 @@ impl Switch {
         self.settle();
     }
 }
+
+impl AsRef<Switch> for Switch {
+    fn as_ref(&self) -> &Switch {
+        self
+    }
+}
+
+impl AsMut<Switch> for Switch {
+    fn as_mut(&mut self) -> &mut Switch {
+        self
+    }
+}
+
+/// The video and the audio switch of one programme: one group (give `group` in
+/// `props`), in one bin (groups are per pipeline), on the video harness's test
+/// clock, playing. `make` builds each switch (a fixture wrapping [`Switch`]).
+pub struct Group<S> {
+    pub video: S,
+    pub audio: S,
+    clock: gst_check::TestClock,
+    _bin: gst::Bin,
+}
+
+impl<S: AsRef<Switch> + AsMut<Switch>> Group<S> {
+    pub fn new(
+        props: &[(&str, gst::glib::Value)],
+        video_caps: &str,
+        make: impl Fn(&[(&str, gst::glib::Value)], &str, Option<&gst::Bin>) -> S,
+    ) -> Self {
+        init();
+        let bin = gst::Bin::new();
+        let mut video = make(props, video_caps, Some(&bin));
+        let mut audio = make(props, super::RAW_CAPS, Some(&bin));
+        let clock = video.as_mut().hp.testclock().unwrap();
+        audio.as_ref().element.set_clock(Some(&clock)).unwrap();
+        video.as_mut().hp.play();
+        audio.as_mut().hp.play();
+        Group {
+            video,
+            audio,
+            clock,
+            _bin: bin,
+        }
+    }
+
+    /// Waits until both timers have acted and sleep again.
+    pub fn settle(&self) {
+        self.video.as_ref().settle();
+        self.audio.as_ref().settle();
+    }
+
+    /// Sets the clock to `t_ms`, in turn with both timers.
+    pub fn at(&self, t_ms: u64) {
+        self.settle();
+        self.clock.set_time(gst::ClockTime::from_mseconds(t_ms));
+        self.settle();
+    }
+}

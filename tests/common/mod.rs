@@ -8,6 +8,7 @@ use gst::prelude::*;
 use gst_check::Harness;
 
 pub mod av;
+pub mod files;
 pub mod task;
 
 pub const RAW_CAPS: &str = "audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=1";
