@@ -50,7 +50,7 @@ test: lint unit e2e
 # sequence and its seed kept in tests/fuzz.proptest-regressions).
 FUZZ_CASES ?= 10000
 fuzz: $(TEST_DEPS)
-	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release --test fuzz random_fault_sequences -- --nocapture
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release --workspace --test fuzz random_fault_sequences -- --nocapture
 
 # The relay under long network faults (scripts/e2e-faults.sh, FAULTS_SET=long: throttles
 # of 75 s, a minute of flapping, both setups; about 4 minutes). make test runs the short
