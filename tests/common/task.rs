@@ -79,7 +79,8 @@ impl TaskThread {
         }
     }
 
-    /// Whether a thread of ours is running or ready to run.
+    /// Whether a thread of ours is running, ready to run, or in the middle of a
+    /// system call it cannot be woken from (`D`: a page fault, say).
     fn busy(&self) -> bool {
         self.tids.borrow().iter().any(|tid| {
             let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
@@ -89,7 +90,7 @@ impl TaskThread {
             let state = stat
                 .rfind(')')
                 .and_then(|i| stat[i + 1..].trim_start().chars().next());
-            state == Some('R') && comm_of(tid).as_deref() == Some(self.comm.as_str())
+            matches!(state, Some('R' | 'D')) && comm_of(tid).as_deref() == Some(self.comm.as_str())
         })
     }
 
