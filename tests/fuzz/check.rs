@@ -766,17 +766,8 @@ mod tests {
             Out::Event(seg),
         ];
         assert!(check(Media::Raw, &flushed).is_empty());
-        let caps = |rate: i32| {
-            Out::Event(gst::event::Caps::new(
-                &gst::Caps::builder("audio/x-raw")
-                    .field("format", "F32LE")
-                    .field("rate", rate)
-                    .field("channels", 1)
-                    .build(),
-            ))
-        };
         assert_eq!(
-            check(Media::Raw, &[caps(48_000), caps(44_100)]),
+            check(Media::Raw, &[raw_caps(48_000), raw_caps(44_100)]),
             [Inv::OutputCaps]
         );
     }
